@@ -1,0 +1,36 @@
+"""finehub: pretrained models usable in one line and fine-tunable in ten.
+
+Attributes are loaded on first use so that ``import finehub`` stays fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+# public name -> "module:attribute"; resolved lazily by __getattr__
+_LAZY: dict[str, str] = {
+    "Module": "finehub.hub.loader:Module",
+    "ModuleBase": "finehub.hub.module:ModuleBase",
+    "moduleinfo": "finehub.hub.module:moduleinfo",
+    "runnable": "finehub.hub.module:runnable",
+    "serving": "finehub.hub.module:serving",
+    "datasets": "finehub.data.datasets:",
+}
+
+
+def __getattr__(name: str) -> Any:
+    target = _LAZY.get(name)
+    if target is None:
+        raise AttributeError(f"module 'finehub' has no attribute {name!r}")
+    module_name, _, attr = target.partition(":")
+    module = importlib.import_module(module_name)
+    value = getattr(module, attr) if attr else module
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY])

@@ -1,0 +1,3 @@
+from finehub.cli.main import main
+
+main()

@@ -1,0 +1,1 @@
+"""finehub.finetune."""
