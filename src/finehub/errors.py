@@ -96,13 +96,13 @@ class PickleRefusedError(FinehubError, ValueError):
 class OfflineError(FinehubError, ConnectionError):
     """A network source was needed but is unreachable, or offline mode is on."""
 
-    def __init__(self, what: str, reason: str):
+    def __init__(self, what: str, reason: str, *, hint: str | None = None):
         self.what, self.reason = what, reason
-        super().__init__(
-            f"Cannot reach {what}: {reason}. finehub is offline for this source; install the module "
-            "from a folder or archive instead (`finehub install ./my-module` or `finehub install module.tar.gz`), "
-            "or point FINEHUB_INDEX_URL at a reachable index (file:// works)."
+        hint = hint or (
+            "install the module from a folder or archive instead (`finehub install ./my-module` or "
+            "`finehub install module.tar.gz`), or point FINEHUB_INDEX_URL at a reachable index (file:// works)"
         )
+        super().__init__(f"Cannot reach {what}: {reason}. finehub is offline for this source; {hint}.")
 
 
 class MissingDependencyError(FinehubError, ImportError):
@@ -122,6 +122,17 @@ class ModuleInputError(FinehubError, ValueError):
         super().__init__(f"{field}: {problem}")
 
 
+class AssetPackageMissingError(FinehubError, ImportError):
+    """The installed package a built-in module reads its weight files from is absent."""
+
+    def __init__(self, module: str, package: str, install: str):
+        self.module, self.package, self.install = module, package, install
+        super().__init__(
+            f"Module {module!r} reads its weight files from the package {package!r}, which is not installed. "
+            f"Install it with: {install}"
+        )
+
+
 # --- data ------------------------------------------------------------------------------------
 
 
@@ -137,9 +148,32 @@ class DataFormatError(FinehubError, ValueError):
 class DatasetNotFoundError(FinehubError, LookupError):
     """No registered dataset has this name."""
 
-    def __init__(self, name: str, available: Sequence[str]):
-        self.name, self.available = name, list(available)
-        super().__init__(f"No dataset named {name!r}. Available: {', '.join(sorted(self.available))}.")
+    def __init__(self, name: str, available: Sequence[str], *, close_matches: Sequence[str] = ()):
+        self.name, self.available, self.close_matches = name, list(available), list(close_matches)
+        msg = f"No dataset named {name!r}."
+        if self.close_matches:
+            msg += f" Did you mean: {', '.join(self.close_matches)}?"
+        msg += f" Available: {', '.join(sorted(self.available))}."
+        super().__init__(msg + " Or load your own files with from_csv/from_tsv/from_jsonl/from_folder.")
+
+
+class DuplicateDatasetError(FinehubError, ValueError):
+    """Two loaders were registered under the same dataset name."""
+
+    def __init__(self, name: str, first: str, second: str):
+        self.name, self.first, self.second = name, first, second
+        super().__init__(f"Dataset {name!r} is registered twice: by {first} and by {second}. Rename one of them.")
+
+
+class SplitNotFoundError(FinehubError, LookupError):
+    """A dataset has no split by this name."""
+
+    def __init__(self, dataset: str, split: str, available: Sequence[str]):
+        self.dataset, self.split, self.available = dataset, split, list(available)
+        super().__init__(
+            f"Dataset {dataset!r} has no {split!r} split; it has: {', '.join(self.available) or 'none'}. "
+            "Give that split when loading (dev=..., test=...), or carve it out with split_ratio=..."
+        )
 
 
 # --- fine-tuning ------------------------------------------------------------------------------
@@ -190,3 +224,11 @@ class ServingConfigError(FinehubError, ValueError):
     def __init__(self, field: str, problem: str):
         self.field, self.problem = field, problem
         super().__init__(f"Serving config {field}: {problem}")
+
+
+class ServerStateError(FinehubError, RuntimeError):
+    """`finehub serve` found a server already on the port, or `finehub serve stop` found none."""
+
+    def __init__(self, port: int, problem: str):
+        self.port, self.problem = port, problem
+        super().__init__(f"Port {port}: {problem}")

@@ -36,8 +36,8 @@ def config_file() -> Path:
 
 
 def offline() -> bool:
-    """True when FINEHUB_OFFLINE (or HF_HUB_OFFLINE) asks finehub never to touch the network."""
-    for var in ("FINEHUB_OFFLINE", "HF_HUB_OFFLINE"):
-        if os.environ.get(var, "").strip().lower() in {"1", "true", "yes", "on"}:
-            return True
-    return False
+    """True when FINEHUB_OFFLINE asks finehub never to touch the network.
+
+    Hugging Face downloads also honour huggingface_hub's own HF_HUB_OFFLINE.
+    """
+    return os.environ.get("FINEHUB_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}

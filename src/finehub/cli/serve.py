@@ -1,0 +1,67 @@
+"""`finehub serve`: PaddleHub-compatible HTTP serving; `finehub serve stop --port P` ends it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+serve_app = typer.Typer(
+    help="Serve modules over HTTP: POST /predict/<module>, typed routes, /docs, /metrics, a try-it page at /.",
+    invoke_without_command=True,
+    no_args_is_help=False,
+)
+
+
+@serve_app.callback(invoke_without_command=True)
+def serve(
+    ctx: typer.Context,
+    module: Annotated[
+        Optional[list[str]], typer.Option("--module", "-m", help="NAME or NAME==VERSION; repeat for several")
+    ] = None,
+    config: Annotated[
+        Optional[Path], typer.Option("--config", "-c", help="serving.json (PaddleHub's format plus limits)")
+    ] = None,
+    host: Annotated[Optional[str], typer.Option(help="address to bind [default: 127.0.0.1]")] = None,
+    port: Annotated[Optional[int], typer.Option("--port", "-p", help="port [default: 8866]")] = None,
+    workers: Annotated[Optional[int], typer.Option(help="worker processes, each loading every module [default: 1]")] = None,
+) -> None:
+    """Serve modules until Ctrl-C or `finehub serve stop --port P`. Flags override the config file."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from rich.console import Console
+
+    from finehub.serving.config import ServingConfig
+    from finehub.serving.server import check_modules
+    from finehub.serving.server import serve as run_server
+
+    cfg = ServingConfig.from_file(config) if config is not None else ServingConfig()
+    overrides = {k: v for k, v in {"host": host, "port": port, "workers": workers}.items() if v is not None}
+    cfg = ServingConfig.parse({**cfg.model_dump(), **overrides}, where="command line").with_modules(module or [])
+    check_modules(cfg)
+    names = ", ".join(cfg.modules_info)
+    Console(stderr=True).print(
+        f"Serving {names} on http://{cfg.host}:{cfg.port} ({cfg.workers} worker(s)); "
+        f"try-it page at /, API docs at /docs. Stop with Ctrl-C or `finehub serve stop --port {cfg.port}`.",
+        highlight=False,
+    )
+    run_server(cfg)
+
+
+@serve_app.command("stop")
+def stop(
+    port: Annotated[int, typer.Option("--port", "-p", help="port of the server to stop")] = 8866,
+    timeout: Annotated[float, typer.Option(help="seconds to wait for in-flight requests")] = 60.0,
+) -> None:
+    """Stop the server on PORT gracefully (SIGTERM; in-flight requests finish)."""
+    from rich.console import Console
+
+    from finehub.serving.server import stop as stop_server
+
+    pid = stop_server(port, timeout=timeout)
+    Console().print(f"Stopped the finehub server on port {port} (pid {pid}).", highlight=False)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(serve_app, name="serve")

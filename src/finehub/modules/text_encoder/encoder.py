@@ -1,0 +1,204 @@
+"""A sentence encoder over any Hugging Face model folder: tokenizer + encoder + pooling + L2 norm."""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from finehub.errors import ConfigError, DataFormatError, ModuleInputError
+from finehub.hub.module import ModuleBase, moduleinfo, runnable, serving
+from finehub.modules._common import pick_device
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from finehub.nn.backbone import TextBackbone
+
+log = logging.getLogger(__name__)
+
+_POOLING_FILE = "1_Pooling/config.json"  # sentence-transformers' pooling config, when present
+_ST_CONFIG_FILE = "sentence_bert_config.json"  # sentence-transformers' max_seq_length, when present
+
+
+@moduleinfo(
+    name="text-encoder",
+    version="1.0.0",
+    task="text-embedding",
+    summary="Sentence embeddings from any Hugging Face encoder folder (mean or CLS pooling, L2-normalised).",
+    license="Apache-2.0",
+    tags=("text", "embedding", "sentence-similarity"),
+    inputs={"texts": "list of strings (or one string)"},
+    outputs={"embed": "float32 array N×D", "similarity": "cosine similarity: a float, or a matrix for lists"},
+    finehub=">=0.1,<1",
+)
+class TextEncoder(ModuleBase):
+    """Embeds texts with a transformers encoder read from a local folder (``directory``).
+
+    Init args: ``pooling`` ("mean" or "cls"), ``max_seq_len`` (default token limit), ``device``.
+    Each falls back to ``info.config``, then to the folder's sentence-transformers files
+    (``1_Pooling/config.json``, ``sentence_bert_config.json``), then to mean pooling and the
+    model's own position limit.
+    """
+
+    def __init__(
+        self,
+        *,
+        directory: str | Path | None = None,
+        pooling: str | None = None,
+        max_seq_len: int | None = None,
+        device: str | None = None,
+        **init_args: Any,
+    ) -> None:
+        super().__init__(directory=directory, **init_args)
+        from transformers import AutoModel, AutoTokenizer
+
+        self.source_dir = self.model_dir()
+        self.device = pick_device(device)
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(self.source_dir, local_files_only=True)
+            self.model = AutoModel.from_pretrained(self.source_dir, local_files_only=True)
+        except (OSError, ValueError) as e:
+            raise DataFormatError(
+                str(self.source_dir), f"not a loadable Hugging Face model folder ({e.__class__.__name__}: {e})"
+            ) from e
+        self.model.eval().to(self.device)
+        self._check_vocab()
+        self.pooling = self._choose_pooling(pooling)
+        cfg = self.model.config
+        self.dim: int = getattr(cfg, "hidden_size", None) or self.model.get_input_embeddings().embedding_dim
+        self._seq_limit = min(self.tokenizer.model_max_length, getattr(cfg, "max_position_embeddings", 512))
+        default_len = max_seq_len or self.info.config.get("max_seq_len") or self._st_config().get("max_seq_length")
+        self.max_seq_len = self._checked_seq_len(default_len or self._seq_limit, field="max_seq_len")
+
+    def model_dir(self) -> Path:
+        """The Hugging Face folder to load; subclasses may locate a bundled one."""
+        if self.directory is None:
+            raise ConfigError(
+                "directory", "a TextEncoder needs a Hugging Face model folder; pass directory='path/to/model'"
+            )
+        return self.directory
+
+    @runnable
+    @serving(batch="texts")
+    def embed(
+        self,
+        texts: str | Sequence[str],
+        batch_size: int = 32,
+        max_seq_len: int | None = None,
+        normalize: bool = True,
+    ) -> np.ndarray:
+        """Float32 N×D embeddings, one row per text, in input order (unit length when ``normalize``).
+
+        Texts longer than ``max_seq_len`` tokens (default: the module's) are truncated. Returns a
+        numpy array; JSON front ends (CLI, HTTP) turn it into lists with ``.tolist()``.
+        """
+        import numpy as np
+        import torch
+        import torch.nn.functional as F
+
+        from finehub.nn.pooling import pool_tokens
+
+        items = _as_texts(texts, "texts")
+        seq_len = self._checked_seq_len(max_seq_len or self.max_seq_len, field="max_seq_len")
+        if not isinstance(batch_size, int) or batch_size < 1:
+            raise ModuleInputError("batch_size", f"must be a positive integer, got {batch_size!r}")
+        order = sorted(range(len(items)), key=lambda i: -len(items[i]))  # similar lengths share a batch
+        out = np.empty((len(items), self.dim), dtype=np.float32)
+        with torch.inference_mode():
+            for start in range(0, len(order), batch_size):
+                idx = order[start : start + batch_size]
+                enc = self.tokenizer(
+                    [items[i] for i in idx], padding=True, truncation=True, max_length=seq_len, return_tensors="pt"
+                ).to(self.device)
+                hidden = self.model(**enc).last_hidden_state
+                vectors = pool_tokens(hidden, enc["attention_mask"], self.pooling)
+                if normalize:
+                    vectors = F.normalize(vectors, dim=-1)
+                out[idx] = vectors.float().cpu().numpy()
+        return out
+
+    @serving
+    def similarity(self, a: str | Sequence[str], b: str | Sequence[str]) -> float | list[list[float]]:
+        """Cosine similarity: a float for two strings, else a len(a)×len(b) matrix (nested lists)."""
+        left, right = _as_texts(a, "a"), _as_texts(b, "b")
+        vectors = self.embed([*left, *right], normalize=True)
+        matrix = vectors[: len(left)] @ vectors[len(left) :].T
+        if isinstance(a, str) and isinstance(b, str):
+            return float(matrix[0, 0])
+        return matrix.astype(float).tolist()
+
+    def backbone(self) -> TextBackbone:
+        """A trainable copy of the encoder, with its tokenizer, pooling and source folder."""
+        from finehub.nn.backbone import TextBackbone
+
+        return TextBackbone(
+            model=copy.deepcopy(self.model).train(),
+            tokenizer=self.tokenizer,
+            hidden_size=self.dim,
+            pooling=self.pooling,  # type: ignore[arg-type]
+            source_dir=self.source_dir,
+            max_seq_len=self.max_seq_len,
+        )
+
+    def _check_vocab(self) -> None:
+        """Catch a tokenizer that does not belong to the model (e.g. a few-token vocab built from
+        partial files): every token id must have an embedding row, and the vocabularies must agree."""
+        n_tokens = len(self.tokenizer)
+        rows = self.model.get_input_embeddings().num_embeddings
+        declared = getattr(self.model.config, "vocab_size", rows)
+        if n_tokens in (declared, rows):
+            return
+        if n_tokens > rows or n_tokens < rows // 2:
+            raise DataFormatError(
+                str(self.source_dir),
+                f"the tokenizer has {n_tokens} tokens but the model has {rows} embedding rows "
+                f"(config vocab_size={declared}); the tokenizer files do not belong to this model. "
+                "Copy tokenizer.json / vocab files from the model's original repository.",
+            )
+        log.info("%s: tokenizer has %d tokens, embedding %d rows (padded vocab)", self.source_dir, n_tokens, rows)
+
+    def _choose_pooling(self, pooling: str | None) -> str:
+        from finehub.nn.pooling import POOLINGS
+
+        chosen = pooling or self.info.config.get("pooling") or self._pooling_from_folder()
+        if chosen not in POOLINGS:
+            raise ConfigError("pooling", f"must be one of {', '.join(POOLINGS)}, got {chosen!r}")
+        return chosen
+
+    def _pooling_from_folder(self) -> str:
+        cfg = _read_json(self.source_dir / _POOLING_FILE)
+        return "cls" if cfg.get("pooling_mode_cls_token") else "mean"
+
+    def _st_config(self) -> dict[str, Any]:
+        return _read_json(self.source_dir / _ST_CONFIG_FILE)
+
+    def _checked_seq_len(self, value: Any, *, field: str) -> int:
+        if not isinstance(value, int) or not 1 <= value <= self._seq_limit:
+            raise ModuleInputError(field, f"must be an integer from 1 to {self._seq_limit} (the model's limit), got {value!r}")
+        return value
+
+
+def _as_texts(texts: Any, field: str) -> list[str]:
+    items = [texts] if isinstance(texts, str) else texts
+    if not isinstance(items, Sequence) or isinstance(items, (bytes, bytearray)):
+        raise ModuleInputError(field, f"expected a string or a list of strings, got {type(texts).__name__}")
+    if len(items) == 0:
+        raise ModuleInputError(field, "no texts given")
+    for i, item in enumerate(items):
+        if not isinstance(item, str):
+            raise ModuleInputError(f"{field}[{i}]", f"expected a string, got {type(item).__name__}")
+    return list(items)
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise DataFormatError(str(path), f"invalid JSON: {e.msg}", line=e.lineno) from e
+    return data if isinstance(data, dict) else {}

@@ -1,0 +1,253 @@
+"""Wire formats: the PaddleHub answer envelope, and request/response models built from method signatures.
+
+Every answer is ``{"status": CODE, "msg": TEXT, "results": ...}``. Codes (PaddleHub's first three):
+
+====== ====== ==================================================================
+code   HTTP   meaning
+====== ====== ==================================================================
+000    200    success
+101    422/500 the module raised: 422 on bad input (ValueError), 500 otherwise
+111    404    no such module (or no such method)
+112    400    the body is not a JSON object
+113    422    an argument is missing, unknown or of the wrong type
+114    413    the body or an input list is larger than the server allows
+115    504    the request took longer than the configured timeout
+116    503    the module is not loaded (still loading, or loading failed)
+====== ====== ==================================================================
+
+Request models come from the method's signature: annotations become field types, defaults (and
+``predict_args`` from the config) become field defaults, unknown fields are refused. A parameter
+annotated with an image type (``finehub.data.images.ImageLike``, ``PIL.Image.Image``, a numpy array)
+is a base64 string on the wire (a ``data:image/...;base64,`` prefix is accepted), decoded to bytes
+before the module sees it, so a client can never make the server open a local file path.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import collections.abc
+import dataclasses
+import inspect
+import math
+import re
+import typing
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, create_model
+
+OK = "000"
+MODULE_ERROR = "101"
+NOT_FOUND = "111"
+BAD_BODY = "112"
+INVALID_ARGUMENT = "113"
+TOO_LARGE = "114"
+TIMEOUT = "115"
+NOT_READY = "116"
+
+
+class Envelope(BaseModel):
+    """PaddleHub's answer shape, for successes and errors alike."""
+
+    status: Annotated[str, Field(description="'000' on success, else an error code (see the API description)")]
+    msg: Annotated[str, Field(description="empty on success, else what went wrong and what to change")]
+    results: Annotated[Any, Field(description="the method's output, aligned with its input list")] = None
+
+
+def envelope(status: str = OK, msg: str = "", results: Any = None) -> dict[str, Any]:
+    return {"status": status, "msg": msg, "results": results}
+
+
+def _decode_base64_image(value: Any) -> bytes:
+    if not isinstance(value, str):
+        raise ValueError("expected a base64 string of an encoded image")
+    text = value.partition(",")[2] if value.startswith("data:") else value
+    try:
+        data = base64.b64decode("".join(text.split()), validate=True)
+    except (binascii.Error, ValueError) as e:
+        raise ValueError("not valid base64 (send the image file's bytes, base64-encoded)") from e
+    if not data:
+        raise ValueError("empty image")
+    return data
+
+
+_IMAGE_DOC = "base64 of an encoded image (PNG, JPEG, ...); a data:image/...;base64, prefix is accepted"
+Base64Image = Annotated[
+    bytes,
+    BeforeValidator(_decode_base64_image),
+    Field(json_schema_extra={"type": "string", "format": "byte", "contentEncoding": "base64", "contentMediaType": "image/*"}),
+]
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """One argument of a served method, as the API exposes it."""
+
+    name: str
+    wire_type: Any
+    required: bool
+    default: Any
+    image: bool
+    is_list: bool
+    description: str
+
+    def info(self, method_batch: str | None) -> dict[str, Any]:
+        schema = TypeAdapter(self.wire_type).json_schema()
+        return {
+            "name": self.name,
+            "required": self.required,
+            "default": None if self.required else _jsonable_default(self.default),
+            "image": self.image,
+            "list": self.is_list,
+            "batch": self.name == method_batch,
+            "schema": schema,
+            "description": self.description,
+        }
+
+
+@dataclass(frozen=True)
+class MethodSchema:
+    """A served method's request and response models, and what ``/modules`` says about it."""
+
+    module: str
+    method: str
+    batch_arg: str | None
+    parameters: tuple[Parameter, ...]
+    request_model: type[BaseModel]
+    response_model: type[BaseModel]
+    doc: str
+
+    @property
+    def path(self) -> str:
+        return f"/v1/modules/{self.module}/{self.method}"
+
+    def info(self, *, default: bool) -> dict[str, Any]:
+        return {
+            "name": self.method,
+            "path": self.path,
+            "default": default,
+            "batch": self.batch_arg,
+            "doc": self.doc,
+            "parameters": [p.info(self.batch_arg) for p in self.parameters],
+        }
+
+
+def build_method_schema(
+    fn: Callable[..., Any],
+    *,
+    module: str,
+    method: str,
+    batch_arg: str | None,
+    predict_args: Mapping[str, Any],
+    max_items: int,
+    descriptions: Mapping[str, str] | None = None,
+) -> MethodSchema:
+    """Models for ``fn`` (an unbound method); ``predict_args`` become defaults, ``descriptions``
+    (the module's ``info.inputs``) document the parameters."""
+    descriptions = descriptions or {}
+    hints = _resolve_hints(fn)
+    params: list[Parameter] = []
+    fields: dict[str, Any] = {}
+    for p in list(inspect.signature(fn).parameters.values())[1:]:  # skip self
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD, p.POSITIONAL_ONLY):
+            continue
+        ann = hints.get(p.name, Any)
+        image = _mentions_image(ann) or (ann is Any and p.name in ("image", "images"))
+        is_list = _is_list(ann) or (image and p.name == batch_arg)
+        if image:
+            wire: Any = list[Base64Image] if is_list else Base64Image
+        else:
+            wire = _wire_type(ann)
+        if is_list:
+            wire = Annotated[wire, Field(max_length=max_items)]
+        required = p.name not in predict_args and p.default is inspect.Parameter.empty
+        default = predict_args.get(p.name, None if p.default is inspect.Parameter.empty else p.default)
+        description = descriptions.get(p.name) or (_IMAGE_DOC + ("; a list of them" if is_list else "") if image else "")
+        field_info = Field(description=description or None) if required else Field(
+            default=default if _is_json(default) else None, description=description or None
+        )
+        fields[p.name] = (wire, field_info)
+        params.append(Parameter(p.name, wire, required, default, image, is_list, description))
+    ident = re.sub(r"\W", "_", f"{module}__{method}")
+    request = create_model(f"{ident}__Request", __config__=ConfigDict(extra="forbid"), **fields)
+    response = create_model(
+        f"{ident}__Response",
+        __base__=Envelope,
+        results=(Annotated[_wire_type(hints.get("return", Any)) | None, Field(description="the method's output")], None),
+    )
+    doc = inspect.cleandoc(fn.__doc__ or "").split("\n\n")[0]
+    return MethodSchema(module, method, batch_arg, tuple(params), request, response, doc)
+
+
+def _resolve_hints(fn: Callable[..., Any]) -> dict[str, Any]:
+    """Annotations as objects; one that cannot be evaluated stays a string (image types often can't:
+    they are imported only for type checking)."""
+    try:
+        return typing.get_type_hints(fn, include_extras=True)
+    except Exception:
+        pass
+    out: dict[str, Any] = {}
+    for name, ann in getattr(fn, "__annotations__", {}).items():
+        if isinstance(ann, str):
+            try:
+                ann = eval(ann, getattr(fn, "__globals__", {}))  # what get_type_hints does, per name
+            except Exception:
+                pass
+        out[name] = ann
+    return out
+
+
+def _text(ann: Any) -> str:
+    return ann if isinstance(ann, str) else repr(ann)
+
+
+def _mentions_image(ann: Any) -> bool:
+    return bool(re.search(r"Image|ndarray", _text(ann)))
+
+
+def _is_list(ann: Any) -> bool:
+    origin = typing.get_origin(ann)
+    if origin in (list, tuple, collections.abc.Sequence):
+        return True
+    return isinstance(ann, str) and bool(re.match(r"(list|List|Sequence|tuple)\[", ann))
+
+
+def _wire_type(ann: Any) -> Any:
+    """The annotation if pydantic can validate and describe it, with sequences as lists; else Any."""
+    if isinstance(ann, str):
+        return Any
+    if typing.get_origin(ann) is collections.abc.Sequence:
+        ann = list[typing.get_args(ann)] if typing.get_args(ann) else list
+    try:
+        TypeAdapter(ann).json_schema()
+    except Exception:
+        return Any
+    return ann
+
+
+def _is_json(value: Any) -> bool:
+    return value is None or isinstance(value, (str, int, float, bool, list, dict))
+
+
+def _jsonable_default(value: Any) -> Any:
+    return value if _is_json(value) else repr(value)
+
+
+def to_jsonable(value: Any) -> Any:
+    """Module output as plain JSON: numpy/torch arrays and scalars become lists and numbers,
+    tuples become lists, non-finite floats become null."""
+    if value is None or isinstance(value, (str, bool, int)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, Mapping):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_jsonable(v) for v in value]
+    if hasattr(value, "tolist"):  # numpy arrays and scalars, torch tensors
+        return to_jsonable(value.tolist())
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return to_jsonable(dataclasses.asdict(value))
+    raise TypeError(f"the module returned a {type(value).__name__}, which cannot be sent as JSON")
