@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from finehub._utils.hashing import verify_sha256
-from finehub.errors import ConfigError, MissingDependencyError
+from finehub.errors import AssetPackageMissingError, ConfigError
 
 if TYPE_CHECKING:
     import torch
@@ -22,20 +22,16 @@ if TYPE_CHECKING:
     from finehub.hub.module import Asset
 
 
-def package_asset_path(asset: Asset, *, requirement: str, extra: str | None, module: str) -> Path:
-    """The file ``asset`` names inside an installed package (not yet verified).
-
-    ``requirement`` is the pip name of that package and ``extra`` the finehub extra that installs
-    it; both go into the error a user sees when it is missing.
-    """
+def package_asset_path(asset: Asset, *, module: str, install: str) -> Path:
+    """The file ``asset`` names inside an installed package (not yet verified); ``install`` is the
+    command that installs that package, quoted in the error when it is absent."""
     package, _, inner = asset.path.partition("/")
     spec = importlib.util.find_spec(package)
-    feature = f"The module {module!r}"
     if spec is None or not spec.submodule_search_locations:
-        raise MissingDependencyError(requirement, extra, feature)
+        raise AssetPackageMissingError(module, package, install)
     path = Path(next(iter(spec.submodule_search_locations))) / inner
     if not path.is_file():
-        raise MissingDependencyError(requirement, extra, f"{feature} (its file {inner} is missing, reinstall)")
+        raise AssetPackageMissingError(module, f"{package} (file {inner})", f"{install} --force-reinstall")
     return path
 
 

