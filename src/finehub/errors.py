@@ -162,7 +162,9 @@ class DuplicateDatasetError(FinehubError, ValueError):
 
     def __init__(self, name: str, first: str, second: str):
         self.name, self.first, self.second = name, first, second
-        super().__init__(f"Dataset {name!r} is registered twice: by {first} and by {second}. Rename one of them.")
+        super().__init__(
+            f"Dataset {name!r} is registered twice: by {first} and by {second}. Rename one of them."
+        )
 
 
 class SplitNotFoundError(FinehubError, LookupError):
@@ -213,6 +215,14 @@ class TrialError(FinehubError, RuntimeError):
         self.trial, self.problem, self.log_path = trial, problem, log_path
         tail = f" Log: {log_path}" if log_path else ""
         super().__init__(f"Trial {trial}: {problem}.{tail}")
+
+
+class StudyError(FinehubError, RuntimeError):
+    """A study cannot go on: its storage is unreachable, or it was started with other settings."""
+
+    def __init__(self, study: str, problem: str):
+        self.study, self.problem = study, problem
+        super().__init__(f"Study {study}: {problem}")
 
 
 # --- serving ----------------------------------------------------------------------------------

@@ -54,9 +54,11 @@ def test_to_tensor_normalises_per_channel_in_rgb_order() -> None:
     img = Image.new("RGB", (5, 3), (255, 0, 127))
     t = ToTensor()(img)
     assert t.shape == (3, 3, 5) and t.dtype == torch.float32
-    expected = [(v - m) / s for v, m, s in zip((255, 0, 127), IMAGENET_MEAN, IMAGENET_STD)]
+    expected = [(v - m) / s for v, m, s in zip((255, 0, 127), IMAGENET_MEAN, IMAGENET_STD, strict=True)]
     assert torch.allclose(t[:, 0, 0], torch.tensor(expected))
-    assert torch.allclose(ToTensor((127.0,) * 3, (128.0,) * 3)(Image.new("RGB", (2, 2), (127, 127, 127))), torch.zeros(3, 2, 2))
+    assert torch.allclose(
+        ToTensor((127.0,) * 3, (128.0,) * 3)(Image.new("RGB", (2, 2), (127, 127, 127))), torch.zeros(3, 2, 2)
+    )
 
 
 def test_eval_transform_batches_any_image_size_to_one_shape() -> None:
@@ -75,21 +77,25 @@ def test_random_resized_crop_is_reproducible_with_a_seed() -> None:
 
     first, again, other = crops(0), crops(0), crops(1)
     assert all(c.shape == (64, 64, 3) for c in first)
-    assert all(np.array_equal(a, b) for a, b in zip(first, again))
-    assert not all(np.array_equal(a, b) for a, b in zip(first, other))
+    assert all(np.array_equal(a, b) for a, b in zip(first, again, strict=True))
+    assert not all(np.array_equal(a, b) for a, b in zip(first, other, strict=True))
 
 
 def test_random_resized_crop_full_scale_square_is_a_plain_resize() -> None:
     img = _gradient(100, 100)
     out = RandomResizedCrop(50, np.random.default_rng(0), scale=(1.0, 1.0), ratio=(1.0, 1.0))(img)
-    np.testing.assert_array_equal(np.asarray(out), np.asarray(img.resize((50, 50), Image.Resampling.BILINEAR)))
+    np.testing.assert_array_equal(
+        np.asarray(out), np.asarray(img.resize((50, 50), Image.Resampling.BILINEAR))
+    )
 
 
 def test_horizontal_flip_mirrors_with_probability_p() -> None:
     img = _gradient(10, 4)
     flipped = np.asarray(RandomHorizontalFlip(np.random.default_rng(0), p=1.0)(img))
     np.testing.assert_array_equal(flipped, np.asarray(img)[:, ::-1])
-    np.testing.assert_array_equal(np.asarray(RandomHorizontalFlip(np.random.default_rng(0), p=0.0)(img)), np.asarray(img))
+    np.testing.assert_array_equal(
+        np.asarray(RandomHorizontalFlip(np.random.default_rng(0), p=0.0)(img)), np.asarray(img)
+    )
 
 
 def test_train_transform_gives_normalised_tensors_of_the_crop_size() -> None:

@@ -136,7 +136,6 @@ def test_image_smaller_than_min_face_size_has_no_face(detector: FaceDetectionMTC
     assert detector.detect_faces([np.full((10, 10, 3), 128, np.uint8)]) == [[]]
 
 
-@pytest.mark.slow
 def test_lfw_subset_detection_rate(detector: FaceDetectionMTCNN) -> None:
     """lfw_subset: 100 tight 25×25 face crops, then 100 non-face crops of the same size."""
     images = (data.lfw_subset() * 255).round().astype(np.uint8)

@@ -10,13 +10,15 @@ Every member is checked before anything is written, and the whole archive is ref
 
 Tar members are then extracted with Python's ``"data"`` filter, which re-checks each path against
 the real file system and drops set-uid bits. Zip links are refused outright: ``zipfile`` would write
-them as plain files holding the target path. ``dest`` should be a new or empty folder.
+them as plain files holding the target path. ``dest`` should be a new or empty folder; if it
+was new, a refused or broken archive leaves nothing behind.
 """
 
 from __future__ import annotations
 
 import posixpath
 import re
+import shutil
 import tarfile
 import zipfile
 import zlib
@@ -37,10 +39,16 @@ def is_archive(path: str | Path) -> bool:
 def safe_extract(archive: str | Path, dest: str | Path) -> Path:
     """Unpack ``archive`` into ``dest`` (created if needed) after checking every member; return ``dest``."""
     archive, dest = Path(archive), Path(dest)
-    if zipfile.is_zipfile(archive):
-        _extract_zip(archive, dest)
-    else:
-        _extract_tar(archive, dest)
+    created = not dest.exists()
+    try:
+        if zipfile.is_zipfile(archive):
+            _extract_zip(archive, dest)
+        else:
+            _extract_tar(archive, dest)
+    except BaseException:
+        if created:  # leave no half-unpacked folder behind
+            shutil.rmtree(dest, ignore_errors=True)
+        raise
     return dest
 
 
@@ -91,7 +99,8 @@ def _extract_tar(archive: Path, dest: Path) -> None:
             dest.mkdir(parents=True, exist_ok=True)
             tar.extractall(dest, members=members, **_tar_filter())
     except tarfile.FilterError as e:
-        raise UnsafeArchiveError(str(archive), e.tarinfo.name, str(e)) from e
+        reason = str(e).removeprefix(f"{e.tarinfo.name!r} ")
+        raise UnsafeArchiveError(str(archive), e.tarinfo.name, reason) from e
     except (tarfile.TarError, EOFError, zlib.error) as e:
         raise _unreadable(archive, e) from e
     except OSError as e:

@@ -223,6 +223,8 @@ def _part_sizes(sizes: Sequence[int | float], total: int) -> list[int]:
 def _largest_remainder(n: int, weights: Sequence[float]) -> list[int]:
     """Integers summing to ``n``, proportional to ``weights`` (ties go to earlier entries)."""
     weight_sum = sum(weights)
+    if n == 0 or weight_sum == 0:
+        return [0] * len(weights)
     exact = [n * w / weight_sum for w in weights]
     counts = [math.floor(x) for x in exact]
     by_remainder = sorted(range(len(exact)), key=lambda i: (-(exact[i] - counts[i]), i))

@@ -27,7 +27,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Union
+from typing import Any, overload
 
 from finehub._utils.lazy import require
 from finehub.data.dataset import SPLITS, TASKS, Dataset, Label, Task, TextExample, split_examples
@@ -46,10 +46,10 @@ __all__ = [
     "register_dataset",
 ]
 
-PathLike = Union[str, Path]
-Column = Union[str, int]
-Encoding = Union[str, Sequence[str]]
-SplitRatio = Union[Sequence[float], Mapping[str, float]]
+PathLike = str | Path
+Column = str | int
+Encoding = str | Sequence[str]
+SplitRatio = Sequence[float] | Mapping[str, float]
 Loader = Callable[..., Dataset]
 
 FILE_FORMATS = (".tsv", ".csv", ".jsonl")
@@ -90,6 +90,10 @@ def list_datasets() -> list[str]:
     return sorted(_REGISTRY)
 
 
+@overload
+def load(name: str, split: None = None, **kwargs: Any) -> Dataset: ...
+@overload
+def load(name: str, split: str, **kwargs: Any) -> list[TextExample]: ...
 def load(name: str, split: str | None = None, **kwargs: Any) -> Dataset | list[TextExample]:
     """The registered dataset ``name`` (built with ``kwargs``), or just its ``split`` when given."""
     _load_builtins()
@@ -435,7 +439,7 @@ def _read_frame(frame: Any, where: str, columns: _Columns) -> list[_Row]:
         raise DataFormatError(where, "no rows")
     cols = columns.required()
     rows = []
-    for index, values in zip(frame.index, zip(*(frame[c].tolist() for c in cols)), strict=True):
+    for index, values in zip(frame.index, zip(*(frame[c].tolist() for c in cols), strict=True), strict=True):
         record = {c: (None if _is_missing(v) else v) for c, v in zip(cols, values, strict=True)}
         rows.append(_row(record, columns, f"{where} (row index {index!r})", None))
     return rows

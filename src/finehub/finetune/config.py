@@ -5,6 +5,7 @@ Every field is checked once, here; the Trainer reads the fields and never re-val
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import asdict, dataclass, fields
 from typing import Any, Literal
@@ -58,6 +59,8 @@ class RunConfig:
         for name in ("progress", "tensorboard", "plots"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(name, f"must be true or false, got {getattr(self, name)!r}")
+        if isinstance(self.checkpoint_dir, os.PathLike):
+            self.checkpoint_dir = os.fspath(self.checkpoint_dir)
         if self.checkpoint_dir is None:
             self.checkpoint_dir = time.strftime("runs/run-%Y%m%d-%H%M%S")
         elif not isinstance(self.checkpoint_dir, str) or not self.checkpoint_dir.strip():

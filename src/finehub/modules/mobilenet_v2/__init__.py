@@ -33,7 +33,12 @@ __all__ = ["MobileNetV2ImageNet"]
             size=14212972,
         ),
     ),
-    config={"image_size": 224, "resize": 256, "mean": [123.675, 116.28, 103.53], "std": [58.395, 57.12, 57.375]},
+    config={
+        "image_size": 224,
+        "resize": 256,
+        "mean": [123.675, 116.28, 103.53],
+        "std": [58.395, 57.12, 57.375],
+    },
 )
 class MobileNetV2ImageNet(ImageNetClassifier):
     """MobileNetV2 on ImageNet-1k. Preprocessing as torchvision: shorter side to 256, centre crop

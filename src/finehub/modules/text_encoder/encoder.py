@@ -63,7 +63,8 @@ class TextEncoder(ModuleBase):
             self.model = AutoModel.from_pretrained(self.source_dir, local_files_only=True)
         except (OSError, ValueError) as e:
             raise DataFormatError(
-                str(self.source_dir), f"not a loadable Hugging Face model folder ({e.__class__.__name__}: {e})"
+                str(self.source_dir),
+                f"not a loadable Hugging Face model folder ({e.__class__.__name__}: {e})",
             ) from e
         self.model.eval().to(self.device)
         self._check_vocab()
@@ -71,8 +72,9 @@ class TextEncoder(ModuleBase):
         cfg = self.model.config
         self.dim: int = getattr(cfg, "hidden_size", None) or self.model.get_input_embeddings().embedding_dim
         self._seq_limit = min(self.tokenizer.model_max_length, getattr(cfg, "max_position_embeddings", 512))
-        default_len = max_seq_len or self.info.config.get("max_seq_len") or self._st_config().get("max_seq_length")
-        self.max_seq_len = self._checked_seq_len(default_len or self._seq_limit, field="max_seq_len")
+        if max_seq_len is None:
+            max_seq_len = self.info.config.get("max_seq_len") or self._st_config().get("max_seq_length")
+        self.max_seq_len = self._checked_seq_len(max_seq_len or self._seq_limit, field="max_seq_len")
 
     def model_dir(self) -> Path:
         """The Hugging Face folder to load; subclasses may locate a bundled one."""
@@ -103,7 +105,9 @@ class TextEncoder(ModuleBase):
         from finehub.nn.pooling import pool_tokens
 
         items = _as_texts(texts, "texts")
-        seq_len = self._checked_seq_len(max_seq_len or self.max_seq_len, field="max_seq_len")
+        seq_len = self._checked_seq_len(
+            self.max_seq_len if max_seq_len is None else max_seq_len, field="max_seq_len"
+        )
         if not isinstance(batch_size, int) or batch_size < 1:
             raise ModuleInputError("batch_size", f"must be a positive integer, got {batch_size!r}")
         order = sorted(range(len(items)), key=lambda i: -len(items[i]))  # similar lengths share a batch
@@ -112,7 +116,11 @@ class TextEncoder(ModuleBase):
             for start in range(0, len(order), batch_size):
                 idx = order[start : start + batch_size]
                 enc = self.tokenizer(
-                    [items[i] for i in idx], padding=True, truncation=True, max_length=seq_len, return_tensors="pt"
+                    [items[i] for i in idx],
+                    padding=True,
+                    truncation=True,
+                    max_length=seq_len,
+                    return_tensors="pt",
                 ).to(self.device)
                 hidden = self.model(**enc).last_hidden_state
                 vectors = pool_tokens(hidden, enc["attention_mask"], self.pooling)
@@ -159,7 +167,9 @@ class TextEncoder(ModuleBase):
                 f"(config vocab_size={declared}); the tokenizer files do not belong to this model. "
                 "Copy tokenizer.json / vocab files from the model's original repository.",
             )
-        log.info("%s: tokenizer has %d tokens, embedding %d rows (padded vocab)", self.source_dir, n_tokens, rows)
+        log.info(
+            "%s: tokenizer has %d tokens, embedding %d rows (padded vocab)", self.source_dir, n_tokens, rows
+        )
 
     def _choose_pooling(self, pooling: str | None) -> str:
         from finehub.nn.pooling import POOLINGS
@@ -178,7 +188,9 @@ class TextEncoder(ModuleBase):
 
     def _checked_seq_len(self, value: Any, *, field: str) -> int:
         if not isinstance(value, int) or not 1 <= value <= self._seq_limit:
-            raise ModuleInputError(field, f"must be an integer from 1 to {self._seq_limit} (the model's limit), got {value!r}")
+            raise ModuleInputError(
+                field, f"must be an integer from 1 to {self._seq_limit} (the model's limit), got {value!r}"
+            )
         return value
 
 

@@ -1,0 +1,89 @@
+"""The list of benchmarks, and running one with its machine info filled in.
+
+A benchmark is a module exposing ``run(*, quick: bool, threads: int) -> BenchResult``; it is
+imported only when run, so listing benchmarks stays cheap. Scripts in the repository's
+``benchmarks/`` folder that measure other parts of finehub (``EXTERNAL_SCRIPTS``) run in their own
+process after the built-in ones, with ``--quick`` passed through.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from finehub.bench.harness import BenchResult, machine_info, now_iso
+from finehub.errors import ConfigError
+
+DEFAULT_THREADS = 2  # the product plan's figures are for two threads
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    name: str
+    summary: str
+    module: str
+    in_quick: bool = True  # part of `bench all --quick`
+
+
+BENCHMARKS: tuple[Benchmark, ...] = (
+    Benchmark("startup", "`import finehub` and `finehub --help` wall time", "finehub.bench.startup"),
+    Benchmark("matmul", "bf16 vs fp32 matmul GFLOP/s: the peak that training efficiency divides by", "finehub.bench.matmul"),
+    Benchmark("embed", "minilm-l6 embed vs sentence-transformers encode, with cosine parity", "finehub.bench.embed"),
+    Benchmark("finetune", "MiniLM-L6 classification fine-tuning samples/s: finehub vs transformers vs plain PyTorch", "finehub.bench.finetune"),
+    Benchmark("parity", "bf16 vs fp32 fine-tune dev accuracy on the same seed and data", "finehub.bench.parity", in_quick=False),
+)
+
+# benchmarks/<file> scripts measured in their own process: `python FILE [--quick]`
+EXTERNAL_SCRIPTS = ("serving_load.py",)
+
+
+def get(name: str) -> Benchmark:
+    for bm in BENCHMARKS:
+        if bm.name == name:
+            return bm
+    names = ", ".join(b.name for b in BENCHMARKS)
+    raise ConfigError("benchmark", f"no benchmark named {name!r}; choose one of: {names}, or all")
+
+
+def selected(name: str, *, quick: bool) -> list[Benchmark]:
+    """``name``'s benchmark, or for ``all`` every benchmark (those marked for it when ``quick``)."""
+    if name == "all":
+        return [b for b in BENCHMARKS if b.in_quick or not quick]
+    return [get(name)]
+
+
+def run(bm: Benchmark, *, quick: bool, threads: int = DEFAULT_THREADS) -> BenchResult:
+    """Run ``bm`` on ``threads`` torch threads; returns its result with machine info, date and duration."""
+    import torch
+
+    if threads < 1:
+        raise ConfigError("threads", f"must be a positive integer, got {threads}")
+    torch.set_num_threads(threads)
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # tokenizers would otherwise fork a thread pool
+    date, start, load_before = now_iso(), time.perf_counter(), _load()
+    result = importlib.import_module(bm.module).run(quick=quick, threads=threads)
+    result.machine = {**machine_info(threads), "load_avg_1m_before": load_before}
+    result.date, result.duration_s = date, time.perf_counter() - start
+    result.params = {"quick": quick, "threads": threads, **result.params}
+    return result
+
+
+def external_scripts(root: str | Path = ".") -> list[Path]:
+    """The ``EXTERNAL_SCRIPTS`` present in ``root/benchmarks`` (a repository checkout)."""
+    folder = Path(root) / "benchmarks"
+    return [folder / name for name in EXTERNAL_SCRIPTS if (folder / name).is_file()]
+
+
+def run_script(script: Path, *, quick: bool, threads: int = DEFAULT_THREADS) -> int:
+    """Run an external benchmark script in its own process (output goes to this terminal)."""
+    env = {**os.environ, "FINEHUB_BENCH_THREADS": str(threads)}
+    return subprocess.run([sys.executable, str(script), *(["--quick"] if quick else [])], env=env).returncode
+
+
+def _load() -> float | None:
+    return os.getloadavg()[0] if hasattr(os, "getloadavg") else None

@@ -1,0 +1,93 @@
+"""The Task contract: what a kind of problem adds to a pretrained backbone.
+
+A task is the backbone plus a head (together ``self.model``, an ``nn.Module`` with ``encoder``
+and ``head`` attributes), a loss, metrics, collation and prediction. Lifecycle:
+
+1. The user builds the task around a backbone; the head is initialised from ``seed`` without
+   touching the global RNG.
+2. The Trainer calls ``bind(dataset)`` (check and adopt label names), ``encode(examples)`` once
+   per split, then per step ``collate`` -> ``model(**inputs)`` -> ``loss``; per evaluation
+   ``compute_metrics`` over the outputs of the whole split, in example order.
+3. After training ``model`` holds the best weights: ``predict`` and ``export_files`` use them.
+
+Subclasses implement the head (in ``__init__``), ``encode``, ``loss``, ``compute_metrics``,
+``predict`` and ``export_files``; everything else is shared.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from finehub.finetune.collate import EncodedSplit, collate
+from finehub.finetune.metrics import check_metric_names, higher_is_better
+
+if TYPE_CHECKING:
+    import numpy as np
+    import torch
+    from torch import nn
+
+    from finehub.data.dataset import Dataset, TextExample
+
+
+class Task(ABC):
+    """Base class of fine-tuning tasks (see the module docstring for the lifecycle)."""
+
+    model: nn.Module
+    pad_id: int = 0
+    known_metrics: tuple[str, ...] = ()
+    weights_file: str = "model.safetensors"  # the file of an exported folder holding model's state dict
+
+    def __init__(self, *, metrics: Sequence[str], main_metric: str) -> None:
+        self.metrics = check_metric_names(metrics, main_metric, self.known_metrics)
+        self.main_metric = main_metric
+        self._encoded: dict[str, EncodedSplit] = {}
+
+    @property
+    def greater_is_better(self) -> bool:
+        return higher_is_better(self.main_metric)
+
+    def bind(self, dataset: Dataset) -> None:
+        """Check the dataset fits the task before training on it (labels, classes)."""
+
+    def encode(self, examples: Sequence[TextExample], *, split: str = "data") -> EncodedSplit:
+        """Token ids and labels of ``examples``, computed once per distinct content."""
+        key = self.encoding_key(examples)
+        if key not in self._encoded:
+            self._encoded[key] = self.encode_examples(examples, split=split)
+        return self._encoded[key]
+
+    def collate(self, split: EncodedSplit, indices: np.ndarray) -> dict[str, torch.Tensor]:
+        """A padded batch; ``labels`` is popped by the Trainer, the rest goes to ``model``."""
+        return collate(split, indices, self.pad_id)
+
+    def load_weights(self, folder: Path) -> None:
+        """Load the weights of an exported folder (e.g. the run's ``best_model/``) into ``model``."""
+        from finehub.hub.weights import load_state_dict
+
+        self.model.load_state_dict(load_state_dict(folder / self.weights_file))
+
+    @abstractmethod
+    def encoding_key(self, examples: Sequence[TextExample]) -> str:
+        """A content key for the tokenise-once cache (texts, labels and settings)."""
+
+    @abstractmethod
+    def encode_examples(self, examples: Sequence[TextExample], *, split: str) -> EncodedSplit: ...
+
+    @abstractmethod
+    def loss(self, outputs: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """Mean loss of a batch (float32)."""
+
+    @abstractmethod
+    def compute_metrics(self, outputs: torch.Tensor, labels: np.ndarray) -> dict[str, Any]:
+        """The task's metrics over a whole split (floats; extra JSON-able details allowed)."""
+
+    @abstractmethod
+    def predict(self, inputs: Sequence[Any], **kwargs: Any) -> list[dict[str, Any]]: ...
+
+    @abstractmethod
+    def export_files(self, folder: Path) -> dict[str, Any]:
+        """Write the network's files into ``folder``; return the module.json fields the task
+        decides (``entry``, ``task``, ``config``, ``inputs``, ``outputs``, ``tags``)."""
