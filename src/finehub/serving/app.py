@@ -248,24 +248,34 @@ def _answer(
 
 
 def _validation_message(errors: list[Any]) -> tuple[int, str, str]:
-    """(HTTP status, code, message naming the field) for pydantic errors of a request body."""
-    first = errors[0]
-    loc = [p for p in first.get("loc", ()) if p != "body"]
-    where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".") or "body"
+    """(HTTP status, code, message naming the field) for pydantic errors of a request body.
+
+    A value matching no member of a union (``str | list[str]``) yields one error per member, each
+    located under a member tag; those are reported together under the field's name."""
+    located = [([p for p in e.get("loc", ()) if p != "body"], e) for e in errors]
+    loc, first = located[0]
     kind = first.get("type", "")
     if kind == "json_invalid" or (not loc and kind in ("model_attributes_type", "dict_type", "missing", "model_type")):
         return 400, schemas.BAD_BODY, "the body must be a JSON object of the method's arguments"
-    if kind == "too_long" and len(loc) == 1:
-        limit = (first.get("ctx") or {}).get("max_length")
+    too_long = next((e for loc_, e in located if e.get("type") == "too_long" and len(loc_) <= 2), None)
+    if too_long is not None:
+        limit = (too_long.get("ctx") or {}).get("max_length")
         return 413, schemas.TOO_LARGE, (
-            f"{where}: more than max_items_per_request={limit} items; split the input over several requests"
+            f"{loc[0]}: more than max_items_per_request={limit} items; split the input over several requests"
         )
     if kind == "extra_forbidden":
-        return 422, schemas.INVALID_ARGUMENT, f"{where}: unknown argument"
-    msg = first.get("msg", "invalid")
-    if kind == "value_error":
-        msg = msg.removeprefix("Value error, ")
-    return 422, schemas.INVALID_ARGUMENT, f"{where}: {msg}"
+        return 422, schemas.INVALID_ARGUMENT, f"{loc[0]}: unknown argument"
+    union = len(located) > 1 and all(len(l_) > 1 and l_[0] == loc[0] for l_, _ in located)
+    if union:
+        msgs = dict.fromkeys(_error_text(e) for _, e in located)
+        return 422, schemas.INVALID_ARGUMENT, f"{loc[0]}: {' or '.join(msgs)}"
+    where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".") or "body"
+    return 422, schemas.INVALID_ARGUMENT, f"{where}: {_error_text(first)}"
+
+
+def _error_text(error: Any) -> str:
+    msg = str(error.get("msg", "invalid"))
+    return msg.removeprefix("Value error, ") if error.get("type") == "value_error" else msg
 
 
 async def _infer(state: _State, name: str, method: str, body: BaseModel, started: float) -> JSONResponse:

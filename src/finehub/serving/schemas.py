@@ -31,6 +31,7 @@ import dataclasses
 import inspect
 import math
 import re
+import types
 import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -157,11 +158,9 @@ def build_method_schema(
         image = _mentions_image(ann) or (ann is Any and p.name in ("image", "images"))
         is_list = _is_list(ann) or (image and p.name == batch_arg)
         if image:
-            wire: Any = list[Base64Image] if is_list else Base64Image
+            wire: Any = Annotated[list[Base64Image], Field(max_length=max_items)] if is_list else Base64Image
         else:
-            wire = _wire_type(ann)
-        if is_list:
-            wire = Annotated[wire, Field(max_length=max_items)]
+            wire = _wire_type(ann, max_items)
         required = p.name not in predict_args and p.default is inspect.Parameter.empty
         default = predict_args.get(p.name, None if p.default is inspect.Parameter.empty else p.default)
         description = descriptions.get(p.name) or (_IMAGE_DOC + ("; a list of them" if is_list else "") if image else "")
@@ -208,23 +207,43 @@ def _mentions_image(ann: Any) -> bool:
 
 
 def _is_list(ann: Any) -> bool:
-    origin = typing.get_origin(ann)
-    if origin in (list, tuple, collections.abc.Sequence):
-        return True
-    return isinstance(ann, str) and bool(re.match(r"(list|List|Sequence|tuple)\[", ann))
+    """A list, or a union with a list in it (``str | Sequence[str]``)."""
+    if isinstance(ann, str):
+        return bool(re.search(r"(list|List|Sequence|tuple)\[", ann))
+    if _is_union(ann):
+        return any(_is_list(a) for a in typing.get_args(ann))
+    return typing.get_origin(ann) in _SEQUENCES
 
 
-def _wire_type(ann: Any) -> Any:
-    """The annotation if pydantic can validate and describe it, with sequences as lists; else Any."""
+_SEQUENCES = (list, tuple, collections.abc.Sequence)
+
+
+def _is_union(ann: Any) -> bool:
+    return typing.get_origin(ann) in (typing.Union, types.UnionType)
+
+
+def _wire_type(ann: Any, max_items: int | None = None) -> Any:
+    """The annotation if pydantic can validate and describe it, else Any. Sequences become lists
+    (of at most ``max_items`` items when given), also inside unions."""
+
+    def convert(a: Any) -> Any:
+        if _is_union(a):
+            return typing.Union[tuple(convert(x) for x in typing.get_args(a))]  # noqa: UP007
+        if typing.get_origin(a) in _SEQUENCES:
+            args = typing.get_args(a)
+            item = args[0] if args and (len(args) == 1 or args[-1] is Ellipsis) else Any
+            out = list[item]
+            return Annotated[out, Field(max_length=max_items)] if max_items is not None else out
+        return a
+
     if isinstance(ann, str):
         return Any
-    if typing.get_origin(ann) is collections.abc.Sequence:
-        ann = list[typing.get_args(ann)] if typing.get_args(ann) else list
     try:
-        TypeAdapter(ann).json_schema()
+        wire = convert(ann)
+        TypeAdapter(wire).json_schema()
     except Exception:
         return Any
-    return ann
+    return wire
 
 
 def _is_json(value: Any) -> bool:
@@ -247,7 +266,19 @@ def to_jsonable(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [to_jsonable(v) for v in value]
     if hasattr(value, "tolist"):  # numpy arrays and scalars, torch tensors
+        kind = getattr(getattr(value, "dtype", None), "kind", "")
+        if kind in ("i", "u", "b") or (kind == "f" and _all_finite(value)):
+            return value.tolist()  # already plain numbers: skip the walk
         return to_jsonable(value.tolist())
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return to_jsonable(dataclasses.asdict(value))
     raise TypeError(f"the module returned a {type(value).__name__}, which cannot be sent as JSON")
+
+
+def _all_finite(array: Any) -> bool:
+    import numpy as np
+
+    try:
+        return bool(np.isfinite(array).all())
+    except TypeError:  # not a numpy array (a torch tensor): walk it
+        return False

@@ -14,8 +14,9 @@ One image goes through:
 3. Each quadrilateral is warped to an upright crop (rotated 90° when much taller than wide).
 4. Optionally the angle classifier flips crops it finds upside down.
 5. Recognition (SVTR-LCNet + CTC): crops are resized to height 48 and batched by aspect ratio;
-   greedy CTC decoding over the character list stored in the recognition model's metadata; the
-   confidence is the mean probability of the emitted characters.
+   greedy CTC decoding over the character list stored in the recognition model's metadata (see
+   :func:`ctc_decode` for how spaces are recovered); the confidence is the mean probability of the
+   emitted characters.
 
 Images are BGR uint8 arrays, like the models were trained on. Boxes come back in the input image's
 pixel coordinates, corners clockwise from top-left, in reading order.
@@ -51,6 +52,7 @@ class Settings:
     cls_width: int = 192
     rec_height: int = 48
     rec_min_width: int = 320
+    space_threshold: float = 0.05
     batch_size: int = 6
 
 
@@ -150,19 +152,34 @@ class PPOCRv4:
             x = np.stack([_resize_pad(crops[i], s.rec_height, width) for i in batch])
             probs = self.rec.run(None, {self.rec.get_inputs()[0].name: x})[0]
             for i, p in zip(batch, probs, strict=True):
-                out[i] = ctc_decode(p, self.characters)
+                out[i] = ctc_decode(p, self.characters, space_threshold=s.space_threshold)
         return out
 
 
-def ctc_decode(probs: np.ndarray, characters: Sequence[str]) -> tuple[str, float]:
-    """Greedy CTC: best class per time step, repeats merged, blanks (index 0) dropped."""
+def ctc_decode(probs: np.ndarray, characters: Sequence[str], *, space_threshold: float) -> tuple[str, float]:
+    """Greedy CTC decoding of a T×C probability matrix; ``characters[0]`` is the blank and the last
+    one the space.
+
+    The best class per time step is taken, repeats merged and blanks dropped. The model rarely makes
+    the space class the best one in Latin text, so a space is also emitted between two characters
+    when, in the blank steps separating them, the space probability reaches ``space_threshold``.
+    Returns the text and the mean probability of its characters (0 when empty).
+    """
     best = probs.argmax(axis=1)
-    keep = best != 0
-    keep[1:] &= best[1:] != best[:-1]
-    if not keep.any():
+    space = len(characters) - 1
+    emitted = best != 0
+    emitted[1:] &= best[1:] != best[:-1]
+    steps = np.flatnonzero(emitted)
+    if steps.size == 0:
         return "", 0.0
-    text = "".join(characters[k] for k in best[keep])
-    return text, float(probs.max(axis=1)[keep].mean())
+    spacey = (best == 0) & (probs[:, space] >= space_threshold)
+    chars: list[str] = []
+    for prev, step in zip(steps[:-1], steps[1:], strict=True):
+        if best[step] != space and best[prev] != space and spacey[prev + 1 : step].any():
+            chars.append(" ")
+        chars.append(characters[best[step]])
+    text = (characters[best[steps[0]]] + "".join(chars)).strip()
+    return text, float(probs[steps, best[steps]].mean())
 
 
 def reading_order(quads: list[np.ndarray]) -> list[np.ndarray]:

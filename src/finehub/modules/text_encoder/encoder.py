@@ -55,9 +55,12 @@ class TextEncoder(ModuleBase):
     ) -> None:
         super().__init__(directory=directory, **init_args)
         from transformers import AutoModel, AutoTokenizer
+        from transformers.utils import logging as hf_logging
 
         self.source_dir = self.model_dir()
         self.device = pick_device(device)
+        bar_was_on = hf_logging.is_progress_bar_enabled()
+        hf_logging.disable_progress_bar()  # a library does not draw on the user's terminal
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(self.source_dir, local_files_only=True)
             self.model = AutoModel.from_pretrained(self.source_dir, local_files_only=True)
@@ -66,6 +69,9 @@ class TextEncoder(ModuleBase):
                 str(self.source_dir),
                 f"not a loadable Hugging Face model folder ({e.__class__.__name__}: {e})",
             ) from e
+        finally:
+            if bar_was_on:
+                hf_logging.enable_progress_bar()
         self.model.eval().to(self.device)
         self._check_vocab()
         self.pooling = self._choose_pooling(pooling)

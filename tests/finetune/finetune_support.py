@@ -1,0 +1,70 @@
+"""A tiny random-init BERT and a toy dataset: the real Trainer code path in seconds.
+
+Run as a script (``python finetune_support.py RUN_DIR``) it fine-tunes once into RUN_DIR, which
+the kill-and-resume test uses as its child process.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import sys
+from pathlib import Path
+from typing import Any
+
+WORDS = [f"w{i}" for i in range(40)]
+SPECIAL = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+
+
+def tiny_backbone(seed: int = 0, tmp: Path | None = None):
+    """A 2-layer, 32-wide BERT with random weights and a 45-token WordPiece vocabulary."""
+    import torch
+    from transformers import BertConfig, BertModel, BertTokenizerFast
+
+    from finehub.nn.backbone import TextBackbone
+
+    vocab = {t: i for i, t in enumerate([*SPECIAL, *WORDS])}
+    tokenizer = BertTokenizerFast(vocab=vocab)
+    assert len(tokenizer) == len(vocab)
+    config = BertConfig(
+        vocab_size=len(vocab), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+        intermediate_size=64, max_position_embeddings=64,
+    )
+    torch.manual_seed(seed)
+    model = BertModel(config)
+    return TextBackbone(model, tokenizer, 32, "mean", tmp or Path("."), 64)
+
+
+def toy_dataset(n_train: int = 192, n_dev: int = 48, n_test: int = 48, seed: int = 0):
+    """Texts of 2-20 words; the label says whether words from the first half of the vocabulary
+    outnumber those from the second half (learnable, not trivially)."""
+    from finehub.data.dataset import Dataset, TextExample
+
+    rng = random.Random(seed)
+
+    def example() -> TextExample:
+        words = [rng.choice(WORDS) for _ in range(rng.randint(2, 20))]
+        low = sum(int(w[1:]) < len(WORDS) // 2 for w in words)
+        return TextExample(" ".join(words), int(low * 2 > len(words)))
+
+    splits = {name: [example() for _ in range(n)] for name, n in (("train", n_train), ("dev", n_dev), ("test", n_test))}
+    return Dataset("toy", splits, ["high", "low"])
+
+
+def run_tiny(run_dir: Path, **config: Any):
+    """Fine-tune the tiny BERT on the toy data into ``run_dir``; returns (trainer, result)."""
+    import finehub.finetune as ft
+
+    task = ft.TextClassificationTask(tiny_backbone(), num_classes=2, max_seq_len=32, seed=1)
+    settings: dict[str, Any] = dict(num_epochs=4, batch_size=8, eval_interval=6, log_interval=1, save_ckpt_interval=3,
+                                    checkpoint_dir=str(run_dir), progress=False, tensorboard=False, plots=False,
+                                    num_threads=1)
+    settings.update(config)
+    trainer = ft.Trainer(task, ft.AdamWeightDecay(learning_rate=3e-3, warmup_proportion=0.1),
+                         ft.RunConfig(**settings))
+    return trainer, trainer.finetune_and_eval(toy_dataset())
+
+
+if __name__ == "__main__":
+    _, result = run_tiny(Path(sys.argv[1]))
+    print(json.dumps({"test": {k: v for k, v in result.test_metrics.items()}, "steps": result.steps}))
