@@ -7,10 +7,14 @@ the kill-and-resume test uses as its child process.
 from __future__ import annotations
 
 import json
+import os
 import random
+import time
 import sys
 from pathlib import Path
 from typing import Any
+
+from finehub.finetune.callbacks import Callback
 
 WORDS = [f"w{i}" for i in range(40)]
 SPECIAL = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
@@ -51,6 +55,13 @@ def toy_dataset(n_train: int = 192, n_dev: int = 48, n_test: int = 48, seed: int
     return Dataset("toy", splits, ["high", "low"])
 
 
+class SlowDown(Callback):
+    """Sleeps after every step, so a test can kill the child process mid-run."""
+
+    def on_step_end(self, state, control):
+        time.sleep(float(os.environ["FINEHUB_TEST_STEP_DELAY"]))
+
+
 def run_tiny(run_dir: Path, **config: Any):
     """Fine-tune the tiny BERT on the toy data into ``run_dir``; returns (trainer, result)."""
     import finehub.finetune as ft
@@ -60,8 +71,8 @@ def run_tiny(run_dir: Path, **config: Any):
                                     checkpoint_dir=str(run_dir), progress=False, tensorboard=False, plots=False,
                                     num_threads=1)
     settings.update(config)
-    trainer = ft.Trainer(task, ft.AdamWeightDecay(learning_rate=3e-3, warmup_proportion=0.1),
-                         ft.RunConfig(**settings))
+    trainer = ft.Trainer(task, ft.AdamWeightDecay(learning_rate=3e-3, warmup_proportion=0.1), ft.RunConfig(**settings),
+                         callbacks=[SlowDown()] if os.environ.get("FINEHUB_TEST_STEP_DELAY") else [])
     return trainer, trainer.finetune_and_eval(toy_dataset())
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import io
 from pathlib import Path
 
 import numpy as np
@@ -104,7 +103,9 @@ def test_visualize_writes_one_image_per_input(
     assert np.array_equal(drawn[400:, :100], astronaut[400:, :100])
 
 
-def test_paddlehub_face_detection_shape(detector: FaceDetectionMTCNN, astronaut: np.ndarray, tmp_path: Path) -> None:
+def test_paddlehub_face_detection_shape(
+    detector: FaceDetectionMTCNN, astronaut: np.ndarray, tmp_path: Path
+) -> None:
     path = tmp_path / "a.jpg"
     Image.fromarray(astronaut).save(path, quality=95)
     [result] = detector.face_detection(data={"image": [str(path)]})
@@ -112,7 +113,12 @@ def test_paddlehub_face_detection_shape(detector: FaceDetectionMTCNN, astronaut:
     [face] = result["data"]
     assert set(face) == {"left", "right", "top", "bottom", "confidence"}
     assert iou((face["left"], face["top"], face["right"], face["bottom"]), ASTRONAUT_FACE) > 0.7
-    assert detector.face_detection(images=[data.coffee()]) == [{"data": [], "path": None}]
+    # PaddleHub's `images` are BGR arrays (cv2.imread order).
+    [bgr] = detector.face_detection(images=[astronaut[..., ::-1]], visualization=True, output_dir=tmp_path)
+    [rgb] = detector.detect_faces([astronaut])
+    assert bgr["data"][0]["left"] == rgb[0]["box"][0] and bgr["path"] is None
+    assert Path(bgr["save_path"]).is_file()
+    assert detector.face_detection(images=[data.coffee()[..., ::-1]]) == [{"data": [], "path": None}]
 
 
 @pytest.mark.parametrize(

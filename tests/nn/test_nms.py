@@ -9,7 +9,9 @@ import torch
 from finehub.nn.nms import batched_nms, box_overlap, nms
 
 
-def reference_nms(boxes: np.ndarray, scores: np.ndarray, threshold: float, mode: str, inclusive: bool) -> list[int]:
+def reference_nms(
+    boxes: np.ndarray, scores: np.ndarray, threshold: float, mode: str, inclusive: bool
+) -> list[int]:
     """Definition of greedy NMS: visit boxes by decreasing score (ties: input order), keep a box
     unless a kept box overlaps it by more than ``threshold``."""
     extra = 1.0 if inclusive else 0.0
@@ -68,7 +70,9 @@ def test_matches_brute_force(mode: str, inclusive: bool, threshold: float) -> No
     rng = np.random.default_rng(7)
     for _ in range(5):
         boxes, scores = random_boxes(rng, 120)
-        got = nms(torch.from_numpy(boxes), torch.from_numpy(scores), threshold, mode=mode, inclusive=inclusive)
+        got = nms(
+            torch.from_numpy(boxes), torch.from_numpy(scores), threshold, mode=mode, inclusive=inclusive
+        )
         assert got.tolist() == reference_nms(boxes, scores, threshold, mode, inclusive)
 
 
@@ -77,7 +81,9 @@ def test_batched_equals_nms_per_group(mode: str) -> None:
     rng = np.random.default_rng(3)
     boxes, scores = random_boxes(rng, 200)
     groups = rng.integers(0, 4, size=200)
-    got = batched_nms(torch.from_numpy(boxes), torch.from_numpy(scores), torch.from_numpy(groups), 0.4, mode=mode)
+    got = batched_nms(
+        torch.from_numpy(boxes), torch.from_numpy(scores), torch.from_numpy(groups), 0.4, mode=mode
+    )
     expected = []
     for g in range(4):
         members = np.flatnonzero(groups == g)

@@ -25,6 +25,11 @@ def server_url() -> Iterator[str]:
             "max_batch_delay_ms": 2,
         }
     )
-    modules = {"echo": EchoClassifier(), "img": ImageSizer(), "strict": Strict(), "slow": EchoClassifier(delay=1.5)}
+    modules = {
+        "echo": EchoClassifier(),
+        "img": ImageSizer(),
+        "strict": Strict(),
+        "slow": EchoClassifier(delay=1.5),
+    }
     with live_server(create_app(modules, config)) as (url, _):
         yield url

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+
 from finehub.data.images import ImageLike, load_images
 from finehub.errors import ModuleInputError
 from finehub.hub.module import ModuleBase, moduleinfo, runnable, serving
@@ -52,7 +53,9 @@ class EchoClassifier(ModuleBase):
         return len(texts)
 
 
-@moduleinfo(name="image-sizer", version="0.1.0", task="image-classification", summary="Image sizes and a box.")
+@moduleinfo(
+    name="image-sizer", version="0.1.0", task="image-classification", summary="Image sizes and a box."
+)
 class ImageSizer(ModuleBase):
     @runnable
     @serving(batch="images")

@@ -44,5 +44,3 @@ def png_b64(width: int = 40, height: int = 20, *, data_url: bool = False) -> str
     Image.new("RGB", (width, height), (0, 128, 255)).save(buf, format="PNG")
     text = base64.b64encode(buf.getvalue()).decode()
     return f"data:image/png;base64,{text}" if data_url else text
-
-

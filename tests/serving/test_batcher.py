@@ -58,7 +58,9 @@ def test_concurrent_requests_become_one_call_in_order(executor) -> None:
     b = batcher(fn, executor, on_batch=lambda r, n: sizes.append((r, n)))
 
     async def main():
-        return await asyncio.gather(b.submit({"xs": [1, 2]}), b.submit({"xs": [3]}), b.submit({"xs": [4, 5, 6]}))
+        return await asyncio.gather(
+            b.submit({"xs": [1, 2]}), b.submit({"xs": [3]}), b.submit({"xs": [4, 5, 6]})
+        )
 
     assert run(main()) == [[2, 4], [6], [8, 10, 12]]
     assert [c[0] for c in fn.calls] == [[1, 2, 3, 4, 5, 6]]

@@ -7,8 +7,8 @@ import threading
 
 import httpx
 import pytest
-from serving.serving_support import live_server, png_b64
 from serving.serving_modules import EchoClassifier
+from serving.serving_support import live_server, png_b64
 
 from finehub.serving.app import create_app
 from finehub.serving.config import ServingConfig
@@ -46,7 +46,9 @@ def test_unknown_module_is_404_111(server_url: str) -> None:
 def test_body_not_a_json_object_is_400_112(server_url: str, content: bytes) -> None:
     r = post(server_url, "/predict/echo", content=content, headers={"content-type": "application/json"})
     assert r.status_code == 400 and r.json()["status"] == "112"
-    r = post(server_url, "/v1/modules/echo/classify", content=content, headers={"content-type": "application/json"})
+    r = post(
+        server_url, "/v1/modules/echo/classify", content=content, headers={"content-type": "application/json"}
+    )
     assert r.status_code == 400 and r.json()["status"] == "112"
 
 
@@ -61,7 +63,9 @@ def test_body_not_a_json_object_is_400_112(server_url: str, content: bytes) -> N
     ],
 )
 @pytest.mark.parametrize("path", ["/predict/echo", "/v1/modules/echo/classify"])
-def test_bad_arguments_are_422_113_naming_the_field(server_url: str, path: str, body, field: str, text: str) -> None:
+def test_bad_arguments_are_422_113_naming_the_field(
+    server_url: str, path: str, body, field: str, text: str
+) -> None:
     r = post(server_url, path, json=body)
     assert r.status_code == 422, r.text
     assert r.json()["status"] == "113"
@@ -82,7 +86,11 @@ def test_images(server_url: str) -> None:
     assert r.status_code == 200, r.text
     assert [(x["width"], x["height"]) for x in r.json()["results"]] == [(40, 20), (8, 6)]
     r = post(server_url, "/v1/modules/img/describe", json={"images": [png_b64(), "%%%not base64%%%"]})
-    assert r.status_code == 422 and r.json()["status"] == "113" and r.json()["msg"].startswith("images[1]: not valid base64")
+    assert (
+        r.status_code == 422
+        and r.json()["status"] == "113"
+        and r.json()["msg"].startswith("images[1]: not valid base64")
+    )
     r = post(server_url, "/v1/modules/img/describe", json={"images": ["aGVsbG8gd29ybGQ="]})  # "hello world"
     assert r.status_code == 422 and r.json()["status"] == "101"
     assert r.json()["msg"].startswith("images[0]: ") and "not a readable image" in r.json()["msg"]
@@ -94,7 +102,9 @@ def test_images(server_url: str) -> None:
 def test_body_too_large_is_413(server_url: str) -> None:
     big = {"texts": ["x" * (70 * 1024)]}
     r = post(server_url, "/predict/echo", json=big)
-    assert r.status_code == 413 and r.json()["status"] == "114" and "max_request_bytes=65536" in r.json()["msg"]
+    assert (
+        r.status_code == 413 and r.json()["status"] == "114" and "max_request_bytes=65536" in r.json()["msg"]
+    )
 
     def chunks():  # no Content-Length: the streamed size is what counts
         yield b'{"texts": ["'
@@ -102,14 +112,21 @@ def test_body_too_large_is_413(server_url: str) -> None:
             yield b"y" * 1024
         yield b'"]}'
 
-    r = post(server_url, "/v1/modules/echo/classify", content=chunks(), headers={"content-type": "application/json"})
+    r = post(
+        server_url,
+        "/v1/modules/echo/classify",
+        content=chunks(),
+        headers={"content-type": "application/json"},
+    )
     assert r.status_code == 413 and r.json()["status"] == "114"
 
 
 def test_too_many_items_is_413(server_url: str) -> None:
     r = post(server_url, "/predict/echo", json={"texts": ["a"] * 9})
     assert r.status_code == 413
-    assert r.json()["status"] == "114" and r.json()["msg"].startswith("texts: more than max_items_per_request=8")
+    assert r.json()["status"] == "114" and r.json()["msg"].startswith(
+        "texts: more than max_items_per_request=8"
+    )
 
 
 def test_timeout_is_504(server_url: str) -> None:
@@ -135,7 +152,7 @@ def test_health_ready_modules_metrics(server_url: str) -> None:
     post(server_url, "/predict/echo", json={"texts": ["a"]})
     text = httpx.get(server_url + "/metrics").text
     assert httpx.get(server_url + "/metrics").headers["content-type"].startswith("text/plain; version=0.0.4")
-    assert '# TYPE finehub_requests_total counter' in text
+    assert "# TYPE finehub_requests_total counter" in text
     assert 'finehub_requests_total{module="echo",method="classify",status="200"}' in text
     assert 'finehub_request_duration_seconds_bucket{module="echo",method="classify",le="+Inf"}' in text
     assert 'finehub_batch_size_items_count{module="echo",method="classify"}' in text
@@ -145,8 +162,12 @@ def test_health_ready_modules_metrics(server_url: str) -> None:
 def test_openapi_describes_inputs_and_outputs(server_url: str) -> None:
     spec = httpx.get(server_url + "/openapi.json").json()
     op = spec["paths"]["/v1/modules/img/describe"]["post"]
-    req = spec["components"]["schemas"][op["requestBody"]["content"]["application/json"]["schema"]["$ref"].split("/")[-1]]
-    assert req["required"] == ["images"] and req["properties"]["images"]["items"]["contentEncoding"] == "base64"
+    req = spec["components"]["schemas"][
+        op["requestBody"]["content"]["application/json"]["schema"]["$ref"].split("/")[-1]
+    ]
+    assert (
+        req["required"] == ["images"] and req["properties"]["images"]["items"]["contentEncoding"] == "base64"
+    )
     ok = op["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].split("/")[-1]
     assert "results" in spec["components"]["schemas"][ok]["properties"]
     assert {"413", "422", "504"} <= set(op["responses"])
@@ -194,7 +215,10 @@ def test_ready_is_503_while_loading_then_200() -> None:
             if httpx.get(url + "/modules").json()["modules"][0]["status"] == "ready":
                 break
             threading.Event().wait(0.02)
-        assert httpx.post(url + "/predict/late", json={"texts": ["abcdefg"]}).json()["results"][0]["label"] == "long"
+        assert (
+            httpx.post(url + "/predict/late", json={"texts": ["abcdefg"]}).json()["results"][0]["label"]
+            == "long"
+        )
         assert "/v1/modules/late/classify" in httpx.get(url + "/openapi.json").json()["paths"]
         r = httpx.get(url + "/ready")
         assert r.status_code == 503 and r.json()["modules"] == {"late": "ready", "bad": "failed"}
@@ -208,7 +232,9 @@ def test_graceful_shutdown_finishes_in_flight_requests() -> None:
     result: dict[str, httpx.Response] = {}
     with live_server(app) as (url, server):
         thread = threading.Thread(
-            target=lambda: result.update(r=httpx.post(url + "/predict/echo", json={"texts": ["abcdef"]}, timeout=10))
+            target=lambda: result.update(
+                r=httpx.post(url + "/predict/echo", json={"texts": ["abcdef"]}, timeout=10)
+            )
         )
         thread.start()
         threading.Event().wait(0.3)  # the request is in the module now

@@ -52,10 +52,17 @@ def installed_echo(tmp_path: Path, finehub_home: str) -> str:
     folder = tmp_path / "echo-module"
     folder.mkdir()
     shutil.copy(Path(__file__).with_name("serving_modules.py"), folder / "module.py")
-    (folder / "module.json").write_text(json.dumps({
-        "name": "echo-classifier", "version": "1.2.0", "task": "text-classification",
-        "entry": "module.py:EchoClassifier", "inputs": {"texts": "texts to classify"},
-    }))
+    (folder / "module.json").write_text(
+        json.dumps(
+            {
+                "name": "echo-classifier",
+                "version": "1.2.0",
+                "task": "text-classification",
+                "entry": "module.py:EchoClassifier",
+                "inputs": {"texts": "texts to classify"},
+            }
+        )
+    )
     store.install_folder(folder, force=True)
     return "echo-classifier"
 
@@ -132,20 +139,32 @@ def _console_script_serves() -> bool:
 
 
 @pytest.mark.slow
-def test_console_script_with_workers_and_config_file(installed_echo: str, started: list, tmp_path: Path) -> None:
+def test_console_script_with_workers_and_config_file(
+    installed_echo: str, started: list, tmp_path: Path
+) -> None:
     if not _console_script_serves():
         pytest.skip("the finehub console script has no `serve` command yet")
     port = free_port()
     cfg = tmp_path / "serving.json"
-    cfg.write_text(json.dumps({
-        "modules_info": {installed_echo: {"init_args": {"version": "1.2.0"}, "predict_args": {"threshold": 20}}},
-        "port": port, "workers": 2, "timeout": 30,
-    }))
+    cfg.write_text(
+        json.dumps(
+            {
+                "modules_info": {
+                    installed_echo: {"init_args": {"version": "1.2.0"}, "predict_args": {"threshold": 20}}
+                },
+                "port": port,
+                "workers": 2,
+                "timeout": 30,
+            }
+        )
+    )
     log = tmp_path / "server.log"
     start(started, [FINEHUB, "serve", "-c", str(cfg)], port, log)
     r = httpx.post(f"http://127.0.0.1:{port}/predict/{installed_echo}", json={"texts": ["abcdefgh"]})
     assert r.json()["results"] == [{"label": "short", "length": 8}]  # threshold 20 from predict_args
-    stop = subprocess.run([FINEHUB, "serve", "stop", "--port", str(port)], capture_output=True, text=True, timeout=90)
+    stop = subprocess.run(
+        [FINEHUB, "serve", "stop", "--port", str(port)], capture_output=True, text=True, timeout=90
+    )
     assert stop.returncode == 0, stop.stderr
     assert started[0].wait(30) in (0, -signal.SIGTERM)
     assert log.read_text().count("Finished server process") == 2  # both workers shut down gracefully

@@ -13,17 +13,21 @@ from finehub.serving.config import ServingConfig, parse_module_spec
 
 def test_paddlehub_file_is_accepted(tmp_path: Path) -> None:
     path = tmp_path / "serving.json"
-    path.write_text(json.dumps({
-        "modules_info": {
-            "minilm-l6": {"init_args": {"version": "1.0.0"}, "predict_args": {"batch_size": 8}},
-            "face": {"init_args": {}, "predict_args": {}},
-        },
-        "port": 8867,
-        "use_multiprocess": True,
-        "workers": 2,
-        "timeout": 30,
-        "max_batch_size": 16,
-    }))
+    path.write_text(
+        json.dumps(
+            {
+                "modules_info": {
+                    "minilm-l6": {"init_args": {"version": "1.0.0"}, "predict_args": {"batch_size": 8}},
+                    "face": {"init_args": {}, "predict_args": {}},
+                },
+                "port": 8867,
+                "use_multiprocess": True,
+                "workers": 2,
+                "timeout": 30,
+                "max_batch_size": 16,
+            }
+        )
+    )
     cfg = ServingConfig.from_file(path)
     assert cfg.port == 8867 and cfg.workers == 2 and cfg.timeout == 30 and cfg.max_batch_size == 16
     assert cfg.modules_info["minilm-l6"].version == "1.0.0"

@@ -9,7 +9,11 @@ def test_counter_and_label_escaping() -> None:
     c = Counter("x_total", "Things.", ("module",))
     c.inc('a"b\\c')
     c.inc('a"b\\c', amount=2)
-    assert c.render() == ["# HELP x_total Things.", "# TYPE x_total counter", 'x_total{module="a\\"b\\\\c"} 3']
+    assert c.render() == [
+        "# HELP x_total Things.",
+        "# TYPE x_total counter",
+        'x_total{module="a\\"b\\\\c"} 3',
+    ]
 
 
 def test_histogram_buckets_are_cumulative() -> None:

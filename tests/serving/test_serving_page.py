@@ -13,18 +13,28 @@ from finehub.serving.app import create_app
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"{CHROMIUM} is absent (apt-get install chromium)"),
+    pytest.mark.skipif(
+        not os.path.exists(CHROMIUM), reason=f"{CHROMIUM} is absent (apt-get install chromium)"
+    ),
 ]
 
 
 def test_try_it_page(tmp_path: Path) -> None:
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright (a dev dependency) is not installed")
+    sync_api = pytest.importorskip(
+        "playwright.sync_api", reason="playwright (a dev dependency) is not installed"
+    )
     from PIL import Image
 
     picture = tmp_path / "picture.png"
@@ -45,11 +55,15 @@ def test_try_it_page(tmp_path: Path) -> None:
             page.click("#run")
             page.wait_for_selector("#status.ok")
             output = page.locator("#output").inner_text()
-            assert '"status": "000"' in output and '"label": "long"' in output and '"label": "short"' in output
+            assert (
+                '"status": "000"' in output and '"label": "long"' in output and '"label": "short"' in output
+            )
 
             page.select_option("#module", "img")
             page.set_input_files("#p-images", str(picture))
-            page.wait_for_function("document.getElementById('preview-images').textContent.includes('1 image')")
+            page.wait_for_function(
+                "document.getElementById('preview-images').textContent.includes('1 image')"
+            )
             page.click("#run")
             page.wait_for_selector("#canvases canvas.overlay")
             assert '"width": 200' in page.locator("#output").inner_text()

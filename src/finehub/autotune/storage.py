@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING
 
 from finehub._utils.fs import file_lock
 from finehub._utils.lazy import require
-from finehub.errors import ConfigError, StudyError
+from finehub.errors import ConfigError, MissingDependencyError, StudyError
 
 if TYPE_CHECKING:
     from optuna.storages import BaseStorage
@@ -111,8 +111,9 @@ def _open_rdb(url: str) -> StudyStorage:
         lock_file = db.with_name(db.name + _LOCK_SUFFIX)
         engine_kwargs = {"connect_args": {"timeout": 60}}
     elif backend == "postgresql":
-        if parsed.get_driver_name() == "psycopg2":
-            require("psycopg2", package="psycopg2-binary", extra="autotune", feature="A PostgreSQL study storage")
+        if "+" not in parsed.drivername:  # SQLAlchemy 2.1 means psycopg 3 by default; take what is installed
+            parsed = parsed.set(drivername=f"postgresql+{_postgres_driver()}")
+            url = parsed.render_as_string(hide_password=False)
         lock_sql = ("SELECT pg_advisory_lock(:key)", "SELECT pg_advisory_unlock(:key)")
     elif backend in ("mysql", "mariadb"):
         lock_sql = ("SELECT GET_LOCK(CAST(:key AS CHAR), -1)", "SELECT RELEASE_LOCK(CAST(:key AS CHAR))")
@@ -123,25 +124,38 @@ def _open_rdb(url: str) -> StudyStorage:
     return StudyStorage(url=shown, storage=_connect(url, shown, engine_kwargs), _lock_file=lock_file, _lock_sql=lock_sql)
 
 
+def _postgres_driver() -> str:
+    import importlib.util
+
+    for module in ("psycopg", "psycopg2"):
+        if importlib.util.find_spec(module) is not None:
+            return module
+    raise MissingDependencyError("psycopg2-binary", "autotune", "A PostgreSQL study storage")
+
+
 def _connect(url: str, shown: str, engine_kwargs: dict) -> BaseStorage:
     """RDBStorage, retried: workers starting together race to create the schema."""
     from optuna.storages import RDBStorage
     from sqlalchemy.exc import SQLAlchemyError
 
-    for attempt in range(1, _CONNECT_ATTEMPTS):
+    error: SQLAlchemyError | None = None
+    for attempt in range(1, _CONNECT_ATTEMPTS + 1):
         try:
             return RDBStorage(url, engine_kwargs=engine_kwargs)
+        except ImportError as e:  # optuna's wording hides which driver is missing
+            driver = url.split("://")[0].partition("+")[2] or url.split("://")[0]
+            raise MissingDependencyError(driver, "autotune", f"The storage {shown}") from e
         except SQLAlchemyError as e:
-            logger.info("storage %s not ready (%s); retrying", shown, type(e).__name__)
-            time.sleep(0.5 * attempt)
-    try:
-        return RDBStorage(url, engine_kwargs=engine_kwargs)
-    except SQLAlchemyError as e:
-        raise StudyError(
-            shown,
-            f"cannot open the storage ({type(e).__name__}: {str(e).splitlines()[0]}); "
-            "check that the server runs and that the URL, user and password are right",
-        ) from e
+            error = e
+            if attempt < _CONNECT_ATTEMPTS:
+                logger.info("storage %s not ready (%s); retrying", shown, type(e).__name__)
+                time.sleep(0.5 * attempt)
+    raise StudyError(
+        shown,
+        f"cannot open the storage ({type(error).__name__}: {str(error).splitlines()[0]}); "
+        "check that the server runs and that the URL, user and password are right",
+    ) from error
+
 
 def _lock_key(study_name: str) -> int:
     """A signed 64-bit key per study name (pg_advisory_lock takes a bigint)."""

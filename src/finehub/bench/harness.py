@@ -121,6 +121,7 @@ class BenchResult:
     date: str = ""
     duration_s: float = 0.0
     rate_unit: str | None = None  # the unit whose rate the table shows, e.g. "samples"
+    baseline: str | None = None  # the contender others are compared to in the table (default: the first)
 
     def contender(self, name: str) -> ContenderStats:
         for c in self.contenders:
@@ -138,6 +139,7 @@ class BenchResult:
             "params": self.params,
             "machine": self.machine,
             "rate_unit": self.rate_unit,
+            "baseline": self.baseline or self.contenders[0].name,
             "contenders": [c.to_dict() for c in self.contenders],
             "figures": [{**asdict(f), "met": f.met} for f in self.figures],
             "notes": list(self.notes),
@@ -211,12 +213,17 @@ def machine_info(threads: int | None = None) -> dict[str, Any]:
         "torch_bf16_cpu": bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()),
         "python": platform.python_version(),
         "platform": platform.platform(),
-        "load_avg_1m": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
+        "load_avg_1m": load_average(),
         "date": now_iso(),
     }
     for pkg in ("transformers", "sentence_transformers", "finehub"):
         info[pkg] = _version(pkg)
     return info
+
+
+def load_average() -> float | None:
+    """The 1-minute load average: how busy the (shared) machine was."""
+    return os.getloadavg()[0] if hasattr(os, "getloadavg") else None
 
 
 def now_iso() -> str:
@@ -262,9 +269,9 @@ def render_table(result: BenchResult) -> list[Table]:
     from rich.table import Table
 
     unit = result.rate_unit
-    base = result.contenders[0]
+    base = result.contender(result.baseline) if result.baseline else result.contenders[0]
     table = Table(title=result.title, title_justify="left")
-    table.add_column("contender")
+    table.add_column("contender", no_wrap=True)
     table.add_column("median s", justify="right")
     table.add_column("min–max s", justify="right")
     if unit:
@@ -295,4 +302,6 @@ def _fmt(value: float, unit: str) -> str:
         return f"{value:.2f}x"
     if unit == "%":
         return f"{value:.1f}%"
+    if not unit:
+        return f"{value:.5f}"
     return f"{value:.4g} {unit}".rstrip()

@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from finehub.bench.harness import BenchResult, machine_info, now_iso
+from finehub.bench.harness import BenchResult, load_average, machine_info, now_iso
 from finehub.errors import ConfigError
 
 DEFAULT_THREADS = 2  # the product plan's figures are for two threads
@@ -65,9 +65,11 @@ def run(bm: Benchmark, *, quick: bool, threads: int = DEFAULT_THREADS) -> BenchR
         raise ConfigError("threads", f"must be a positive integer, got {threads}")
     torch.set_num_threads(threads)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # tokenizers would otherwise fork a thread pool
-    date, start, load_before = now_iso(), time.perf_counter(), _load()
+    date, start, load_before = now_iso(), time.perf_counter(), load_average()
     result = importlib.import_module(bm.module).run(quick=quick, threads=threads)
-    result.machine = {**machine_info(threads), "load_avg_1m_before": load_before}
+    machine = machine_info(threads)
+    machine["load_avg_1m"] = {"before": load_before, "after": machine["load_avg_1m"]}
+    result.machine = machine
     result.date, result.duration_s = date, time.perf_counter() - start
     result.params = {"quick": quick, "threads": threads, **result.params}
     return result
@@ -83,7 +85,3 @@ def run_script(script: Path, *, quick: bool, threads: int = DEFAULT_THREADS) -> 
     """Run an external benchmark script in its own process (output goes to this terminal)."""
     env = {**os.environ, "FINEHUB_BENCH_THREADS": str(threads)}
     return subprocess.run([sys.executable, str(script), *(["--quick"] if quick else [])], env=env).returncode
-
-
-def _load() -> float | None:
-    return os.getloadavg()[0] if hasattr(os, "getloadavg") else None

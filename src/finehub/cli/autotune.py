@@ -42,7 +42,7 @@ def autotune(
 
     from finehub.autotune.runner import tune
 
-    console = Console()
+    console = Console(soft_wrap=True)
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
     log = logging.getLogger("finehub.autotune")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -18,14 +18,16 @@ serve_app = typer.Typer(
 def serve(
     ctx: typer.Context,
     module: Annotated[
-        Optional[list[str]], typer.Option("--module", "-m", help="NAME or NAME==VERSION; repeat for several")
+        list[str] | None, typer.Option("--module", "-m", help="NAME or NAME==VERSION; repeat for several")
     ] = None,
     config: Annotated[
-        Optional[Path], typer.Option("--config", "-c", help="serving.json (PaddleHub's format plus limits)")
+        Path | None, typer.Option("--config", "-c", help="serving.json (PaddleHub's format plus limits)")
     ] = None,
-    host: Annotated[Optional[str], typer.Option(help="address to bind [default: 127.0.0.1]")] = None,
-    port: Annotated[Optional[int], typer.Option("--port", "-p", help="port [default: 8866]")] = None,
-    workers: Annotated[Optional[int], typer.Option(help="worker processes, each loading every module [default: 1]")] = None,
+    host: Annotated[str | None, typer.Option(help="address to bind [default: 127.0.0.1]")] = None,
+    port: Annotated[int | None, typer.Option("--port", "-p", help="port [default: 8866]")] = None,
+    workers: Annotated[
+        int | None, typer.Option(help="worker processes, each loading every module [default: 1]")
+    ] = None,
 ) -> None:
     """Serve modules until Ctrl-C or `finehub serve stop --port P`. Flags override the config file."""
     if ctx.invoked_subcommand is not None:
@@ -38,7 +40,9 @@ def serve(
 
     cfg = ServingConfig.from_file(config) if config is not None else ServingConfig()
     overrides = {k: v for k, v in {"host": host, "port": port, "workers": workers}.items() if v is not None}
-    cfg = ServingConfig.parse({**cfg.model_dump(), **overrides}, where="command line").with_modules(module or [])
+    cfg = ServingConfig.parse({**cfg.model_dump(), **overrides}, where="command line").with_modules(
+        module or []
+    )
     check_modules(cfg)
     names = ", ".join(cfg.modules_info)
     Console(stderr=True).print(

@@ -248,6 +248,7 @@ class Trainer:
                     control.evaluate = step % cfg.eval_interval == 0 or step == total_steps
                     control.save = step % cfg.save_ckpt_interval == 0  # type: ignore[operator]
                     fire("on_step_end")
+                    control.evaluate = control.evaluate or control.stop  # a run always ends evaluated
 
                     if control.evaluate and dev is not None:
                         metrics = evaluate(task, dev, batch_size=eval_batch_size, device=device, autocast=autocast)

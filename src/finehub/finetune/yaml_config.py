@@ -93,23 +93,25 @@ def build_job(data: Mapping[str, Any]) -> FinetuneJob:
     for required in ("dataset", "module", "task", "strategy"):
         if required not in data:
             raise ConfigError(required, "section is missing; see examples/finetune.yaml")
-    dataset = _dataset(_section(data, "dataset"))
-    module = _module(data["module"])
-    task = _task(_section(data, "task"), module, dataset)
-
+    # the cheap sections first, so a typo fails before any data or weights are loaded
     strategy_cfg = dict(_section(data, "strategy"))
     kind = strategy_cfg.pop("type", "AdamWeightDecay")
     if kind not in STRATEGIES:
         raise ConfigError("strategy.type", f"unknown strategy {kind!r}; choose from {sorted(STRATEGIES)}")
     strategy = _construct("strategy", STRATEGIES[kind], strategy_cfg)
-    config = _construct("config", RunConfig, dict(data.get("config") or {}))
-
+    config = _construct("config", RunConfig, dict(_section(data, "config")))
     export = data.get("export")
     if export is not None:
         if not isinstance(export, Mapping) or "name" not in export:
             raise ConfigError("export", "must be a mapping with at least a name, e.g. {name: my-sentiment}")
         _known("export", export, ("name", "version", "output_dir"))
         export = {k: str(v) for k, v in export.items()}
+    task_cfg = _section(data, "task")
+    if task_cfg.get("type", "text-classification") not in TASK_TYPES:
+        raise ConfigError("task.type", f"unknown task {task_cfg['type']!r}; choose from {sorted(TASK_TYPES)}")
+
+    dataset = _dataset(_section(data, "dataset"))
+    task = _task(task_cfg, _module(data["module"]), dataset)
     return FinetuneJob(dataset, task, strategy, config, export)
 
 
@@ -141,8 +143,6 @@ def _task(cfg: Mapping[str, Any], module: Any, dataset: Dataset) -> Task:
 
     args = dict(cfg)
     kind = args.pop("type", "text-classification")
-    if kind not in TASK_TYPES:
-        raise ConfigError("task.type", f"unknown task {kind!r}; choose from {sorted(TASK_TYPES)}")
     if args.pop("extend_vocab", False):
         args["extend_vocab_from"] = dataset.train
     args.setdefault("num_classes", dataset.num_classes)

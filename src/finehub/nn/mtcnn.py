@@ -189,12 +189,11 @@ class MTCNN(nn.Module):
         boxes, owner, points = boxes[keep], owner[keep], points[keep]
 
         out = []
+        to_continuous = torch.tensor([1.0, 1.0, 0.0, 0.0], device=device)  # from 1-based inclusive
         for i, img in enumerate(images):
             mine = owner == i
             h, w = img.shape[1:]
-            corners = boxes[mine, :4] - torch.tensor(
-                [1.0, 1.0, 0.0, 0.0], device=device
-            )  # 1-based inclusive -> continuous
+            corners = boxes[mine, :4] - to_continuous
             corners[:, 0::2] = corners[:, 0::2].clamp(0, w)
             corners[:, 1::2] = corners[:, 1::2].clamp(0, h)
             out.append(Detections(boxes=corners, scores=boxes[mine, 4], landmarks=points[mine]))

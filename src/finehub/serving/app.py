@@ -149,8 +149,9 @@ def _loader(name: str, cfg: ModuleServingConfig) -> Callable[[], ModuleBase]:
 
 
 async def _load_all(app: FastAPI, state: _State) -> None:
-    for name, load in list(state.loaders.items()):
+    for name in state.loaders:
         state.metrics.module_ready.set(name, value=0)
+    for name, load in list(state.loaders.items()):
         try:
             module = await asyncio.to_thread(load)
             _register(app, state, name, module)
@@ -164,7 +165,9 @@ def _register(app: FastAPI, state: _State, name: str, module: ModuleBase) -> Non
     cfg = state.config.modules_info.get(name, ModuleServingConfig())
     specs = type(module).serving_methods()
     if not specs:
-        raise ServingConfigError(f"modules_info.{name}", f"module {module.info.name!r} has no @serving method")
+        raise ServingConfigError(
+            f"modules_info.{name}", f"module {module.info.name!r} has no @serving method"
+        )
     executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"finehub-{name}")
     methods: dict[str, _Method] = {}
     used: set[str] = set()
@@ -237,7 +240,14 @@ def _batch_observer(metrics: ServingMetrics, module: str, method: str) -> Callab
 
 
 def _answer(
-    state: _State, module: str, method: str, started: float, http: int, status: str, msg: str = "", results: Any = None
+    state: _State,
+    module: str,
+    method: str,
+    started: float,
+    http: int,
+    status: str,
+    msg: str = "",
+    results: Any = None,
 ) -> JSONResponse:
     metrics = state.metrics
     metrics.requests.inc(module, method, str(http))
@@ -255,13 +265,19 @@ def _validation_message(errors: list[Any]) -> tuple[int, str, str]:
     located = [([p for p in e.get("loc", ()) if p != "body"], e) for e in errors]
     loc, first = located[0]
     kind = first.get("type", "")
-    if kind == "json_invalid" or (not loc and kind in ("model_attributes_type", "dict_type", "missing", "model_type")):
+    if kind == "json_invalid" or (
+        not loc and kind in ("model_attributes_type", "dict_type", "missing", "model_type")
+    ):
         return 400, schemas.BAD_BODY, "the body must be a JSON object of the method's arguments"
     too_long = next((e for loc_, e in located if e.get("type") == "too_long" and len(loc_) <= 2), None)
     if too_long is not None:
         limit = (too_long.get("ctx") or {}).get("max_length")
-        return 413, schemas.TOO_LARGE, (
-            f"{loc[0]}: more than max_items_per_request={limit} items; split the input over several requests"
+        return (
+            413,
+            schemas.TOO_LARGE,
+            (
+                f"{loc[0]}: more than max_items_per_request={limit} items; split the input over several requests"
+            ),
         )
     if kind == "extra_forbidden":
         return 422, schemas.INVALID_ARGUMENT, f"{loc[0]}: unknown argument"
@@ -285,7 +301,12 @@ async def _infer(state: _State, name: str, method: str, body: BaseModel, started
         results = await asyncio.wait_for(target.batcher.submit(kwargs), state.config.timeout)
     except TimeoutError:
         return _answer(
-            state, name, method, started, 504, schemas.TIMEOUT,
+            state,
+            name,
+            method,
+            started,
+            504,
+            schemas.TIMEOUT,
             f"no answer within timeout={state.config.timeout:g}s; send fewer items or raise the server's timeout",
         )
     except ValueError as e:  # ModuleInputError included: the client's input
@@ -300,18 +321,41 @@ def _not_served(state: _State, name: str, method: str, started: float) -> JSONRe
     """The 404/503 answer when ``name`` cannot take requests now, else None."""
     if name not in state.served and name not in state.loaders:
         known = ", ".join(sorted({*state.served, *state.loaders})) or "none"
-        return _answer(state, "<unknown>", method, started, 404, schemas.NOT_FOUND,
-                       f"module {name!r} is not served here; served modules: {known}")
+        return _answer(
+            state,
+            "<unknown>",
+            method,
+            started,
+            404,
+            schemas.NOT_FOUND,
+            f"module {name!r} is not served here; served modules: {known}",
+        )
     if name in state.failed:
-        return _answer(state, name, method, started, 503, schemas.NOT_READY,
-                       f"module {name!r} failed to load: {state.failed[name]}")
+        return _answer(
+            state,
+            name,
+            method,
+            started,
+            503,
+            schemas.NOT_READY,
+            f"module {name!r} failed to load: {state.failed[name]}",
+        )
     if name not in state.served:
-        return _answer(state, name, method, started, 503, schemas.NOT_READY,
-                       f"module {name!r} is still loading; retry when GET /ready answers 200")
+        return _answer(
+            state,
+            name,
+            method,
+            started,
+            503,
+            schemas.NOT_READY,
+            f"module {name!r} is still loading; retry when GET /ready answers 200",
+        )
     return None
 
 
-def _add_typed_route(app: FastAPI, state: _State, name: str, method: str, schema: schemas.MethodSchema) -> None:
+def _add_typed_route(
+    app: FastAPI, state: _State, name: str, method: str, schema: schemas.MethodSchema
+) -> None:
     async def endpoint(body: BaseModel) -> JSONResponse:
         return await _infer(state, name, method, body, time.perf_counter())
 
@@ -362,17 +406,31 @@ def _add_routes(app: FastAPI, state: _State) -> None:
             return refused
         served = state.served[module]
         if served.default is None:
-            return _answer(state, module, "-", started, 404, schemas.NOT_FOUND,
-                           f"module {module!r} has several served methods and no default; "
-                           f"POST to /v1/modules/{module}/<method> with one of {sorted(served.methods)}")
+            return _answer(
+                state,
+                module,
+                "-",
+                started,
+                404,
+                schemas.NOT_FOUND,
+                f"module {module!r} has several served methods and no default; "
+                f"POST to /v1/modules/{module}/<method> with one of {sorted(served.methods)}",
+            )
         method = served.default
         try:
             body = json.loads(await request.body())
         except (json.JSONDecodeError, UnicodeDecodeError):
             body = None
         if not isinstance(body, dict):
-            return _answer(state, module, method, started, 400, schemas.BAD_BODY,
-                           "the body must be a JSON object of the method's arguments (Content-Type: application/json)")
+            return _answer(
+                state,
+                module,
+                method,
+                started,
+                400,
+                schemas.BAD_BODY,
+                "the body must be a JSON object of the method's arguments (Content-Type: application/json)",
+            )
         try:
             validated = served.methods[method].schema.request_model.model_validate(body)
         except ValidationError as e:
@@ -384,13 +442,19 @@ def _add_routes(app: FastAPI, state: _State) -> None:
     async def health() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/ready", summary="Readiness: 200 once every module is loaded, else 503", tags=["server"],
-             responses={503: {"description": "a module is loading or failed to load"}})
+    @app.get(
+        "/ready",
+        summary="Readiness: 200 once every module is loaded, else 503",
+        tags=["server"],
+        responses={503: {"description": "a module is loading or failed to load"}},
+    )
     async def ready() -> JSONResponse:
         names = list(dict.fromkeys([*state.served, *state.loaders]))
         modules = {n: state.module_status(n) for n in names}
         ok = all(s == "ready" for s in modules.values())
-        return JSONResponse({"ready": ok, "modules": modules, "errors": state.failed}, status_code=200 if ok else 503)
+        return JSONResponse(
+            {"ready": ok, "modules": modules, "errors": state.failed}, status_code=200 if ok else 503
+        )
 
     @app.get("/modules", summary="Served modules, their methods and parameters", tags=["server"])
     async def list_modules() -> dict[str, Any]:

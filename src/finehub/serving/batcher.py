@@ -87,7 +87,11 @@ class MicroBatcher:
 
     def _key(self, kwargs: dict[str, Any]) -> str:
         """Requests merge only when this key matches: all arguments but the batch one."""
-        if self.batch_arg is None or not isinstance(kwargs.get(self.batch_arg), list) or self.max_batch_size == 1:
+        if (
+            self.batch_arg is None
+            or not isinstance(kwargs.get(self.batch_arg), list)
+            or self.max_batch_size == 1
+        ):
             self._serial += 1
             return f"#{self._serial}"
         rest = {k: v for k, v in kwargs.items() if k != self.batch_arg}

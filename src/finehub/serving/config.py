@@ -49,12 +49,22 @@ class ServingConfig(BaseModel):
     modules_info: dict[str, ModuleServingConfig] = Field(default_factory=dict)
     host: str = "127.0.0.1"
     port: Annotated[int, Field(ge=1, le=65535)] = 8866
-    workers: Annotated[int, Field(ge=1, le=64, description="uvicorn worker processes; each loads every module")] = 1
+    workers: Annotated[
+        int, Field(ge=1, le=64, description="uvicorn worker processes; each loads every module")
+    ] = 1
     timeout: Annotated[float, Field(gt=0, description="seconds a request may take before a 504")] = 60.0
-    max_batch_size: Annotated[int, Field(ge=1, description="items merged into one call; 1 turns batching off")] = 32
-    max_batch_delay_ms: Annotated[float, Field(ge=0, le=10_000, description="longest wait for a batch to fill")] = 5.0
-    max_request_bytes: Annotated[int, Field(ge=1024, description="larger bodies are answered 413")] = 16 * 1024 * 1024
-    max_items_per_request: Annotated[int, Field(ge=1, description="longer input lists are answered 413")] = 256
+    max_batch_size: Annotated[
+        int, Field(ge=1, description="items merged into one call; 1 turns batching off")
+    ] = 32
+    max_batch_delay_ms: Annotated[
+        float, Field(ge=0, le=10_000, description="longest wait for a batch to fill")
+    ] = 5.0
+    max_request_bytes: Annotated[int, Field(ge=1024, description="larger bodies are answered 413")] = (
+        16 * 1024 * 1024
+    )
+    max_items_per_request: Annotated[int, Field(ge=1, description="longer input lists are answered 413")] = (
+        256
+    )
     use_multiprocess: bool = Field(default=False, description="PaddleHub's switch; finehub uses `workers`")
     use_gpu: bool = Field(default=False, description="PaddleHub's switch; pass a device in init_args instead")
 

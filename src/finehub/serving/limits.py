@@ -59,7 +59,10 @@ class BodyLimitMiddleware:
     async def _refuse(self, send: Send, what: str) -> None:
         msg = f"{what}; the server accepts at most max_request_bytes={self.max_bytes}; send fewer or smaller items"
         body = json.dumps(envelope(TOO_LARGE, msg)).encode()
-        headers: list[Any] = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-                              (b"connection", b"close")]
+        headers: list[Any] = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+            (b"connection", b"close"),
+        ]
         await send({"type": "http.response.start", "status": 413, "headers": headers})
         await send({"type": "http.response.body", "body": body})

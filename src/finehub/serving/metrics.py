@@ -108,29 +108,46 @@ class ServingMetrics:
 
     def __init__(self) -> None:
         self.requests = Counter(
-            "finehub_requests_total", "Prediction requests answered, by module, method and HTTP status.",
+            "finehub_requests_total",
+            "Prediction requests answered, by module, method and HTTP status.",
             ("module", "method", "status"),
         )
         self.errors = Counter(
-            "finehub_errors_total", "Prediction requests that failed, by module and kind of error.", ("module", "kind")
+            "finehub_errors_total",
+            "Prediction requests that failed, by module and kind of error.",
+            ("module", "kind"),
         )
         self.latency = Histogram(
-            "finehub_request_duration_seconds", "Time from request to answer for predictions.",
-            ("module", "method"), LATENCY_BUCKETS,
+            "finehub_request_duration_seconds",
+            "Time from request to answer for predictions.",
+            ("module", "method"),
+            LATENCY_BUCKETS,
         )
         self.batch_items = Histogram(
-            "finehub_batch_size_items", "Input items per call of a module method (after micro-batching).",
-            ("module", "method"), BATCH_BUCKETS,
+            "finehub_batch_size_items",
+            "Input items per call of a module method (after micro-batching).",
+            ("module", "method"),
+            BATCH_BUCKETS,
         )
         self.batch_requests = Histogram(
-            "finehub_batch_size_requests", "Requests merged into one call of a module method.",
-            ("module", "method"), BATCH_BUCKETS,
+            "finehub_batch_size_requests",
+            "Requests merged into one call of a module method.",
+            ("module", "method"),
+            BATCH_BUCKETS,
         )
-        self.module_ready = Gauge("finehub_module_ready", "1 once a module is loaded and serving.", ("module",))
+        self.module_ready = Gauge(
+            "finehub_module_ready", "1 once a module is loaded and serving.", ("module",)
+        )
 
     def render(self) -> str:
         lines: list[str] = []
-        for metric in (self.requests, self.errors, self.latency, self.batch_items, self.batch_requests,
-                       self.module_ready):
+        for metric in (
+            self.requests,
+            self.errors,
+            self.latency,
+            self.batch_items,
+            self.batch_requests,
+            self.module_ready,
+        ):
             lines.extend(metric.render())
         return "\n".join(lines) + "\n"

@@ -27,6 +27,7 @@ from __future__ import annotations
 import base64
 import binascii
 import collections.abc
+import contextlib
 import dataclasses
 import inspect
 import math
@@ -52,7 +53,9 @@ NOT_READY = "116"
 class Envelope(BaseModel):
     """PaddleHub's answer shape, for successes and errors alike."""
 
-    status: Annotated[str, Field(description="'000' on success, else an error code (see the API description)")]
+    status: Annotated[
+        str, Field(description="'000' on success, else an error code (see the API description)")
+    ]
     msg: Annotated[str, Field(description="empty on success, else what went wrong and what to change")]
     results: Annotated[Any, Field(description="the method's output, aligned with its input list")] = None
 
@@ -78,7 +81,14 @@ _IMAGE_DOC = "base64 of an encoded image (PNG, JPEG, ...); a data:image/...;base
 Base64Image = Annotated[
     bytes,
     BeforeValidator(_decode_base64_image),
-    Field(json_schema_extra={"type": "string", "format": "byte", "contentEncoding": "base64", "contentMediaType": "image/*"}),
+    Field(
+        json_schema_extra={
+            "type": "string",
+            "format": "byte",
+            "contentEncoding": "base64",
+            "contentMediaType": "image/*",
+        }
+    ),
 ]
 
 
@@ -163,9 +173,13 @@ def build_method_schema(
             wire = _wire_type(ann, max_items)
         required = p.name not in predict_args and p.default is inspect.Parameter.empty
         default = predict_args.get(p.name, None if p.default is inspect.Parameter.empty else p.default)
-        description = descriptions.get(p.name) or (_IMAGE_DOC + ("; a list of them" if is_list else "") if image else "")
-        field_info = Field(description=description or None) if required else Field(
-            default=default if _is_json(default) else None, description=description or None
+        description = descriptions.get(p.name) or (
+            _IMAGE_DOC + ("; a list of them" if is_list else "") if image else ""
+        )
+        field_info = (
+            Field(description=description or None)
+            if required
+            else Field(default=default if _is_json(default) else None, description=description or None)
         )
         fields[p.name] = (wire, field_info)
         params.append(Parameter(p.name, wire, required, default, image, is_list, description))
@@ -174,7 +188,10 @@ def build_method_schema(
     response = create_model(
         f"{ident}__Response",
         __base__=Envelope,
-        results=(Annotated[_wire_type(hints.get("return", Any)) | None, Field(description="the method's output")], None),
+        results=(
+            Annotated[_wire_type(hints.get("return", Any)) | None, Field(description="the method's output")],
+            None,
+        ),
     )
     doc = inspect.cleandoc(fn.__doc__ or "").split("\n\n")[0]
     return MethodSchema(module, method, batch_arg, tuple(params), request, response, doc)
@@ -190,10 +207,8 @@ def _resolve_hints(fn: Callable[..., Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name, ann in getattr(fn, "__annotations__", {}).items():
         if isinstance(ann, str):
-            try:
-                ann = eval(ann, getattr(fn, "__globals__", {}))  # what get_type_hints does, per name
-            except Exception:
-                pass
+            with contextlib.suppress(Exception):  # what get_type_hints does, per name
+                ann = eval(ann, getattr(fn, "__globals__", {}))
         out[name] = ann
     return out
 

@@ -45,7 +45,9 @@ def check_modules(config: ServingConfig) -> None:
     from finehub.hub.loader import resolve, split_requirement
 
     if not config.modules_info:
-        raise ServingConfigError("modules_info", "no module to serve; pass -m NAME or list modules in -c FILE")
+        raise ServingConfigError(
+            "modules_info", "no module to serve; pass -m NAME or list modules in -c FILE"
+        )
     for name, cfg in config.modules_info.items():
         resolve(*split_requirement(name, cfg.version))
 
@@ -57,7 +59,8 @@ def serve(config: ServingConfig, *, access_log: bool = True) -> None:
     pid = running_pid(config.port)
     if pid is not None:
         raise ServerStateError(
-            config.port, f"a finehub server (pid {pid}) already runs here; stop it with `finehub serve stop --port {config.port}`"
+            config.port,
+            f"a finehub server (pid {pid}) already runs here; stop it with `finehub serve stop --port {config.port}`",
         )
     record = pid_file(config.port)
     atomic_write_text(record, f"{os.getpid()}\n")
@@ -82,12 +85,16 @@ def stop(port: int, *, timeout: float = 60.0) -> int:
     """SIGTERM the server recorded for ``port`` and wait until it has exited; returns its pid."""
     pid = running_pid(port)
     if pid is None:
-        raise ServerStateError(port, f"no finehub server is recorded as running (no live pid in {pid_file(port)})")
+        raise ServerStateError(
+            port, f"no finehub server is recorded as running (no live pid in {pid_file(port)})"
+        )
     os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
     while _alive(pid):
         if time.monotonic() > deadline:
-            raise ServerStateError(port, f"server pid {pid} did not exit within {timeout:g}s; `kill -9 {pid}` ends it")
+            raise ServerStateError(
+                port, f"server pid {pid} did not exit within {timeout:g}s; `kill -9 {pid}` ends it"
+            )
         time.sleep(0.1)
     pid_file(port).unlink(missing_ok=True)
     return pid

