@@ -170,6 +170,28 @@ def test_the_cli_runs_a_paddlehub_style_search(trainee, tmp_path: Path) -> None:
     assert isinstance(bad.exception, SearchSpaceError) and bad.exception.entry == "batch_size"
 
 
+def test_a_trial_abandoned_on_another_machine_is_rerun_once_its_heartbeat_is_stale(tmp_path: Path) -> None:
+    from finehub.autotune.runner import TuneConfig, open_study
+    from finehub.autotune.space import SearchSpace
+    from finehub.autotune.trial import CallableTrial
+
+    cfg = TuneConfig(trial=CallableTrial(quadratic), space=SearchSpace.coerce(SPACE), tuner="random", evaluator="full",
+                     popsize=2, rounds=1, output_dir=tmp_path, study_name="autotune", direction="maximize", seed=0)
+    _, study = open_study(cfg)
+    lost = study.ask()
+    lost.set_user_attr("round", 0)
+    lost.set_user_attr("slot", 0)
+    for key, value in (("finehub:host", "another-machine"), ("finehub:pid", 1), ("finehub:heartbeat", time.time() - 600)):
+        study._storage.set_trial_system_attr(lost._trial_id, key, value)
+    cfg.space.suggest(lost)
+
+    result = tune(quadratic, SPACE, tuner="random", popsize=2, rounds=1, output_dir=tmp_path, stale_after=300)
+    assert [(t.number, t.state, t.retry_of, t.slot) for t in result.trials] == [
+        (0, "FAIL", None, 0), (1, "COMPLETE", 0, 0), (2, "COMPLETE", None, 1)]
+    assert result.trials[1].params == result.trials[0].params
+    assert "1 re-run after an interruption" in (tmp_path / "report.md").read_text()
+
+
 @pytest.mark.slow
 def test_kill_minus_9_mid_round_then_the_same_command_resumes(trainee, tmp_path: Path) -> None:
     """Kill the runner while round 1 runs; the same command finishes the study, re-running only the interrupted trial.

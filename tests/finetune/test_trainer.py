@@ -154,13 +154,13 @@ def test_a_checkpoint_of_another_setup_is_refused(tmp_path):
 def test_user_mistakes_are_config_errors(tmp_path):
     backbone = tiny_backbone()
     with pytest.raises(ConfigError, match="num_classes"):
-        ft.Trainer(ft.TextClassificationTask(backbone, num_classes=3), ft.AdamWeightDecay(),
+        ft.Trainer(ft.TextClassificationTask(backbone, num_classes=3, max_seq_len=32), ft.AdamWeightDecay(),
                    ft.RunConfig(checkpoint_dir=str(tmp_path))).finetune_and_eval(toy_dataset())
     with pytest.raises(ConfigError, match="max_seq_len"):
         ft.TextClassificationTask(backbone, num_classes=2, max_seq_len=1000)
     with pytest.raises(ConfigError, match="module"):
         ft.TextClassificationTask("minilm-l6", num_classes=2)
     with pytest.raises(ConfigError, match="label_names"):
-        ft.TextClassificationTask(backbone, num_classes=2, label_names=["a"])
+        ft.TextClassificationTask(backbone, num_classes=2, max_seq_len=32, label_names=["a"])
     with pytest.raises(ConfigError, match="strategy"):
-        ft.Trainer(ft.TextClassificationTask(backbone, num_classes=2), "adam")
+        ft.Trainer(ft.TextClassificationTask(backbone, num_classes=2, max_seq_len=32), "adam")

@@ -1,0 +1,111 @@
+"""What the text tasks share: a validated encoder set-up (length, pooling, dropout, vocabulary
+extension, seeded head initialisation) and the encoder half of an export."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from finehub.errors import ConfigError
+from finehub.finetune.tasks.base import Task
+from finehub.finetune.tasks.text_classification import as_text_backbone
+from finehub.nn.pooling import POOLINGS
+
+if TYPE_CHECKING:
+    from torch import nn
+
+
+class TextTask(Task):
+    """A task on a text encoder (a module with ``backbone()`` or a TextBackbone).
+
+    ``extend_vocab_from`` (examples or texts) adds the CJK characters seen at least
+    ``vocab_min_count`` times that the tokenizer lacks, on a copy of the tokenizer. ``seed``
+    fixes the head's (and new embeddings') initial values without touching the global RNG.
+    """
+
+    def __init__(
+        self,
+        module: Any,
+        *,
+        max_seq_len: int,
+        pooling: str | None,
+        dropout: float,
+        extend_vocab_from: Sequence[Any] | None,
+        vocab_min_count: int,
+        metrics: Sequence[str],
+        main_metric: str,
+        seed: int,
+    ) -> None:
+        from finehub.finetune.vocab import extend_vocab
+
+        super().__init__(metrics=metrics, main_metric=main_metric)
+        backbone = as_text_backbone(module)
+        limit = getattr(backbone.model.config, "max_position_embeddings", None) or backbone.max_seq_len
+        if not isinstance(max_seq_len, int) or isinstance(max_seq_len, bool) or not 2 <= max_seq_len <= limit:
+            raise ConfigError("max_seq_len", f"must be an integer from 2 to {limit} (the encoder's limit), got {max_seq_len!r}")
+        pooling = pooling or backbone.pooling
+        if pooling not in POOLINGS:
+            raise ConfigError("pooling", f"must be one of {list(POOLINGS)}, got {pooling!r}")
+        if not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
+            raise ConfigError("dropout", f"must be in [0, 1), got {dropout!r}")
+        if not isinstance(vocab_min_count, int) or vocab_min_count < 1:
+            raise ConfigError("vocab_min_count", f"must be a positive integer, got {vocab_min_count!r}")
+        self.backbone = backbone
+        self.base_module = getattr(getattr(module, "info", None), "name", None)
+        self.max_seq_len, self.pooling, self.dropout, self.seed = max_seq_len, pooling, float(dropout), seed
+        self.tokenizer = backbone.tokenizer
+        self.added_tokens: list[str] = []
+        if extend_vocab_from is not None:
+            self.tokenizer = copy.deepcopy(backbone.tokenizer)
+            texts = [self.vocab_text(x) for x in extend_vocab_from]
+            self.added_tokens = extend_vocab(self.tokenizer, backbone.model, texts, min_count=vocab_min_count, seed=seed)
+        self.pad_id = self.tokenizer.pad_token_id or 0
+
+    @staticmethod
+    def vocab_text(item: Any) -> str:
+        """The text of an example (or a plain string) that vocabulary extension reads."""
+        if isinstance(item, str):
+            return item
+        if hasattr(item, "tokens"):
+            return "".join(item.tokens)
+        return " ".join(filter(None, (item.text_a, getattr(item, "text_b", None))))
+
+    def seeded(self, build: Callable[[], nn.Module]) -> nn.Module:
+        """``build()`` under a torch RNG seeded with ``seed``; the global RNG is left as it was."""
+        import torch
+
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.seed)
+            return build().train()
+
+    def export_encoder(self, folder: Path) -> dict[str, Any]:
+        """Write the weights, encoder config and tokenizer; return the encoder's ``config`` fields."""
+        from safetensors.torch import save_file
+
+        state = {k: v.detach().to("cpu").contiguous() for k, v in self.model.state_dict().items()}
+        save_file(state, str(folder / self.weights_file))
+        self.backbone.model.config.save_pretrained(folder)
+        self.tokenizer.save_pretrained(folder)
+        return {
+            "max_seq_len": self.max_seq_len,
+            "hidden_size": self.backbone.hidden_size,
+            "pooling": self.pooling,
+            "added_tokens": len(self.added_tokens),
+            "base_module": self.base_module,
+        }
+
+
+def check_num_classes(num_classes: Any, *, minimum: int, what: str = "classes") -> int:
+    if not isinstance(num_classes, int) or isinstance(num_classes, bool) or num_classes < minimum:
+        raise ConfigError("num_classes", f"must be an integer >= {minimum} (the number of {what}), got {num_classes!r}")
+    return num_classes
+
+
+def check_label_names(label_names: Sequence[str] | None, count: int) -> list[str]:
+    if label_names is None:
+        return [str(i) for i in range(count)]
+    if len(label_names) != count:
+        raise ConfigError("label_names", f"has {len(label_names)} names but num_classes is {count}")
+    return [str(n) for n in label_names]

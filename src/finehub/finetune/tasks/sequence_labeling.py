@@ -1,0 +1,218 @@
+"""Sequence labelling (token classification): one tag per token, e.g. named entities in IOB2/BIOES.
+
+Tokens are given already split (words, or characters for Chinese). The tokenizer may cut a
+token into sub-tokens: the first carries the token's tag, the others are ignored by the loss
+(label -100). With ``crf=True`` a linear-chain CRF on top scores whole tag sequences and
+decoding is Viterbi. Metrics are entity-level (type and both ends must match), micro-averaged;
+tokens cut off by ``max_seq_len`` count as predicted ``O``, so truncation costs recall honestly.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from finehub.errors import ConfigError
+from finehub.finetune.collate import PAD_MULTIPLE, EncodedSplit, collate, text_digest
+from finehub.finetune.tasks._text_base import TextTask, check_label_names, check_num_classes
+
+if TYPE_CHECKING:
+    import numpy as np
+    import torch
+
+    from finehub.data.dataset import Dataset
+    from finehub.data.examples_extra import TokenExample
+
+SEQUENCE_METRICS = ("f1", "precision", "recall")
+IGNORE = -100
+
+
+class SequenceLabelingTask(TextTask):
+    """Encoder token states -> dropout -> linear layer -> ``num_classes`` tag scores per token
+    (+ optional CRF). ``label_names`` are the tags (``["O", "B-PER", "I-PER", ...]``; taken from
+    the dataset when not given). ``char_level`` says how ``predict`` splits a raw string: into
+    characters or on whitespace (default: characters when every training token is one character).
+
+    Encoded labels are an object array with, per example, an L×2 int32 array of (tag, position of
+    the token's first sub-token or -1 when the token was cut off or produced no sub-token).
+    """
+
+    known_metrics = SEQUENCE_METRICS
+
+    def __init__(
+        self,
+        module: Any,
+        num_classes: int,
+        max_seq_len: int = 128,
+        *,
+        label_names: Sequence[str] | None = None,
+        crf: bool = False,
+        char_level: bool | None = None,
+        dropout: float = 0.1,
+        extend_vocab_from: Sequence[TokenExample | str] | None = None,
+        vocab_min_count: int = 2,
+        metrics: Sequence[str] = SEQUENCE_METRICS,
+        main_metric: str = "f1",
+        seed: int = 0,
+    ) -> None:
+        from finehub.modules.text_tasks.network import TokenTaggerNet
+
+        super().__init__(module, max_seq_len=max_seq_len, pooling=None, dropout=dropout,
+                         extend_vocab_from=extend_vocab_from, vocab_min_count=vocab_min_count, metrics=metrics,
+                         main_metric=main_metric, seed=seed)
+        self.num_classes = check_num_classes(num_classes, minimum=2, what="tags")
+        self.label_names = check_label_names(label_names, num_classes)
+        if not isinstance(crf, bool):
+            raise ConfigError("crf", f"must be true or false, got {crf!r}")
+        self.crf, self.char_level = crf, char_level
+        # every batch's scores are padded to one width, so the Trainer can concatenate them
+        self.width = -(-max_seq_len // PAD_MULTIPLE) * PAD_MULTIPLE
+        self.model = self.seeded(lambda: TokenTaggerNet(
+            self.backbone.model, self.backbone.hidden_size, num_classes, dropout=self.dropout, crf=crf, pad_to=self.width
+        ))
+
+    def __repr__(self) -> str:
+        return (f"SequenceLabelingTask(num_classes={self.num_classes}, max_seq_len={self.max_seq_len}, crf={self.crf}, "
+                f"added_tokens={len(self.added_tokens)})")
+
+    @property
+    def outside(self) -> int:
+        """The index of tag ``O`` (what a cut-off token is predicted as)."""
+        return self.label_names.index("O") if "O" in self.label_names else 0
+
+    def bind(self, dataset: Dataset) -> None:
+        from finehub.data.examples_extra import TokenExample
+
+        if not all(isinstance(e, TokenExample) for e in dataset.train):
+            raise ConfigError("dataset", f"{dataset.name!r} does not hold TokenExample(tokens, tags) examples; "
+                              "sequence labelling needs one tag per token (e.g. hub.datasets.load('peoples-daily-ner'))")
+        if dataset.num_classes != self.num_classes:
+            raise ConfigError("num_classes", f"the task has {self.num_classes} tags but dataset {dataset.name!r} has "
+                              f"{dataset.num_classes} ({dataset.label_names}); build it with num_classes=ds.num_classes")
+        if self.label_names == [str(i) for i in range(self.num_classes)]:
+            self.label_names = list(dataset.label_names)
+        if self.char_level is None:
+            self.char_level = all(len(t) == 1 for e in dataset.train for t in e.tokens)
+
+    def encoding_key(self, examples: Sequence[TokenExample]) -> str:  # type: ignore[override]
+        return text_digest([(e.tokens, e.tags) for e in examples], self.max_seq_len, len(self.tokenizer))  # type: ignore[misc]
+
+    def encode_examples(self, examples: Sequence[TokenExample], *, split: str) -> EncodedSplit:  # type: ignore[override]
+        import numpy as np
+
+        from finehub.modules.text_tasks import first_subtokens
+
+        for i, e in enumerate(examples):
+            if not e.tokens or e.tags is None or len(e.tags) != len(e.tokens):
+                raise ConfigError(f"{split}[{i}]", "needs at least one token and exactly one tag per token")
+            if any(not 0 <= t < self.num_classes for t in e.tags):
+                raise ConfigError(f"{split}[{i}].tags", f"tag indices must be in [0, {self.num_classes})")
+        ids: list[list[int]] = []
+        labels = np.empty(len(examples), dtype=object)
+        for start in range(0, len(examples), 4096):
+            chunk = examples[start : start + 4096]
+            enc = self.tokenizer([list(e.tokens) for e in chunk], is_split_into_words=True, truncation=True,
+                                 max_length=self.max_seq_len)
+            for k, e in enumerate(chunk):
+                positions = np.full(len(e.tokens), -1, dtype=np.int32)
+                word_ids = enc.word_ids(k)
+                for pos in first_subtokens(word_ids):
+                    positions[word_ids[pos]] = pos
+                labels[start + k] = np.stack([np.asarray(e.tags, dtype=np.int32), positions], axis=1)
+                ids.append(enc["input_ids"][k])
+        offsets = np.zeros(len(ids) + 1, dtype=np.int64)
+        np.cumsum([len(x) for x in ids], out=offsets[1:])
+        flat = np.fromiter((t for seq in ids for t in seq), dtype=np.int64, count=int(offsets[-1]))
+        return EncodedSplit(flat, offsets, None, labels)
+
+    def collate(self, split: EncodedSplit, indices: np.ndarray) -> dict[str, torch.Tensor]:
+        """Padded inputs, and labels ``width`` wide: each token's tag at its first sub-token, -100 elsewhere."""
+        import numpy as np
+        import torch
+
+        batch = collate(dataclasses.replace(split, labels=None), indices, self.pad_id)
+        labels = np.full((len(indices), self.width), IGNORE, dtype=np.int64)
+        for row, i in enumerate(indices):
+            tags, pos = split.labels[i][:, 0], split.labels[i][:, 1]  # type: ignore[index]
+            kept = pos >= 0
+            labels[row, pos[kept]] = tags[kept]
+        batch["labels"] = torch.from_numpy(labels)
+        return batch
+
+    def loss(self, outputs: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        import torch.nn.functional as F
+
+        from finehub.nn.crf import compact
+
+        outputs = outputs.float()
+        if self.model.crf is None:
+            return F.cross_entropy(outputs.reshape(-1, outputs.shape[-1]), labels.reshape(-1), ignore_index=IGNORE)
+        keep = labels != IGNORE
+        emissions, mask = compact(outputs, keep)
+        tags, _ = compact(labels, keep)
+        return self.model.crf.nll(emissions, tags, mask).sum() / keep.sum().clamp(min=1)
+
+    def decode(self, outputs: torch.Tensor, positions: Sequence[np.ndarray]) -> list[list[int]]:
+        """Predicted tag per token, given the scores of each example and its tokens' positions."""
+        import torch
+
+        from finehub.nn.crf import compact
+
+        preds: list[list[int]] = []
+        for start in range(0, len(positions), 256):
+            pos = positions[start : start + 256]
+            scores = outputs[start : start + len(pos)].float()
+            keep = torch.zeros(scores.shape[:2], dtype=torch.bool)
+            for row, p in enumerate(pos):
+                keep[row, torch.from_numpy(p[p >= 0].astype("int64"))] = True
+            if self.model.crf is None:
+                packed, mask = compact(scores.argmax(-1), keep)
+                found = [packed[r, : int(mask[r].sum())].tolist() for r in range(len(pos))]
+            else:
+                emissions, mask = compact(scores, keep)
+                found = self.model.crf.decode(emissions, mask)
+            for p, tags in zip(pos, found, strict=True):
+                full = [self.outside] * len(p)
+                for j, tag in zip((p >= 0).nonzero()[0], tags, strict=True):
+                    full[j] = tag
+                preds.append(full)
+        return preds
+
+    def compute_metrics(self, outputs: torch.Tensor, labels: np.ndarray) -> dict[str, Any]:
+        from finehub.modules.text_tasks.tagging import entity_scores
+
+        preds = self.decode(outputs, [lab[:, 1] for lab in labels])
+        names = self.label_names
+        true_tags = [[names[t] for t in lab[:, 0]] for lab in labels]
+        pred_tags = [[names[t] for t in p] for p in preds]
+        scores = entity_scores(true_tags, pred_tags)
+        metrics: dict[str, Any] = {n: scores["micro"][n] for n in self.metrics}
+        metrics["per_type"] = {k: v for k, v in scores.items() if k != "micro"}
+        return metrics
+
+    def predict(self, texts: Sequence[str | Sequence[str]], *, batch_size: int = 32) -> list[dict[str, Any]]:
+        """``[{"tokens", "tags", "entities": [{"type", "text", "start", "end"}]}]`` from the current weights."""
+        from finehub.modules.text_tasks import check_token_inputs, predict_tags, tagging_results
+
+        tokens = check_token_inputs(texts, char_level=bool(self.char_level))
+        ids = predict_tags(self.model, self.tokenizer, tokens, max_seq_len=self.max_seq_len, batch_size=batch_size)
+        return tagging_results(tokens, ids, self.label_names)
+
+    def export_files(self, folder: Path) -> dict[str, Any]:
+        from finehub.modules.text_tasks import SequenceLabeler
+
+        info = SequenceLabeler.info
+        return {
+            "entry": info.entry,
+            "task": info.task,
+            "tags": ["text", "sequence-labeling", "ner"],
+            "inputs": dict(info.inputs),
+            "outputs": dict(info.outputs),
+            "config": {**self.export_encoder(folder), "tag_names": list(self.label_names), "crf": self.crf,
+                       "char_level": bool(self.char_level)},
+        }
+
+
+SequenceLabelTask = SequenceLabelingTask  # PaddleHub's name

@@ -1,0 +1,401 @@
+"""Module classes of fine-tuned text models: multi-label classifier, regressor, sequence labeller,
+text matcher. Each loads from a folder that ``finehub.finetune`` exported::
+
+    module.json          ModuleInfo; ``config`` holds what rebuilds the network (see CONFIG_KEYS)
+    model.safetensors    the network's state dict (``encoder.*``, ``head.*``, ``crf.*``...)
+    config.json          the encoder's transformers config
+    tokenizer.json ...   the tokenizer, added vocabulary included
+
+Loading needs transformers and torch but no training code. The helpers here (batching texts
+through a network, reading outputs) are what the fine-tuning tasks' ``predict`` use too, so a
+task and its exported module answer identically.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from finehub.errors import InvalidManifestError, ModuleInputError
+from finehub.hub.module import ModuleBase, ModuleInfo, moduleinfo, runnable, serving
+
+if TYPE_CHECKING:
+    import numpy as np
+    import torch
+    from torch import nn
+
+    from finehub.nn.backbone import TextBackbone
+
+WEIGHTS = "model.safetensors"
+ENCODER_KEYS = ("max_seq_len", "hidden_size", "pooling")
+
+
+# --- running texts through a network -------------------------------------------------------------
+
+
+def check_pairs(pairs: Any) -> list[tuple[str, str]]:
+    """Validated text pairs: a non-empty list of [text_a, text_b] (a lone pair is wrapped)."""
+    if isinstance(pairs, Sequence) and len(pairs) == 2 and all(isinstance(x, str) for x in pairs):
+        pairs = [pairs]
+    if isinstance(pairs, str) or not isinstance(pairs, Sequence) or not pairs:
+        raise ModuleInputError("pairs", "pass a non-empty list of [text_a, text_b] pairs")
+    out = []
+    for i, p in enumerate(pairs):
+        if not (isinstance(p, Sequence) and not isinstance(p, str) and len(p) == 2
+                and all(isinstance(x, str) and x.strip() for x in p)):
+            raise ModuleInputError(f"pairs[{i}]", f"expected [text_a, text_b] with two non-empty strings, got {p!r}")
+        out.append((p[0], p[1]))
+    return out
+
+
+def check_token_inputs(texts: Any, *, char_level: bool) -> list[list[str]]:
+    """Token lists for tagging. A string is split into characters (``char_level``) or on
+    whitespace; a list (of strings) is taken as already-split tokens."""
+    if isinstance(texts, str):
+        texts = [texts]
+    if not isinstance(texts, Sequence) or not texts:
+        raise ModuleInputError("texts", "pass a non-empty list of texts (or of token lists)")
+    out = []
+    for i, t in enumerate(texts):
+        if isinstance(t, str) and t.strip():
+            out.append([c for c in t if not c.isspace()] if char_level else t.split())
+        elif isinstance(t, Sequence) and t and all(isinstance(x, str) and x.strip() for x in t):
+            out.append(list(t))
+        else:
+            raise ModuleInputError(f"texts[{i}]", f"expected a non-empty string or list of tokens, got {t!r}")
+    return out
+
+
+def run_batches(net: nn.Module, batches: Sequence[tuple[list[int], dict[str, torch.Tensor]]], n: int) -> list[Any]:
+    """Per input, the network's output row (numpy), running ``(indices, inputs)`` batches in
+    inference mode; the network's train/eval mode is restored afterwards."""
+    import torch
+
+    device = next(net.parameters()).device
+    rows: list[Any] = [None] * n
+    was_training = net.training
+    net.eval()
+    try:
+        with torch.inference_mode():
+            for idx, inputs in batches:
+                out = net(**{k: v.to(device) for k, v in inputs.items()}).float().cpu().numpy()
+                for r, i in enumerate(idx):
+                    rows[i] = out[r]
+    finally:
+        net.train(was_training)
+    return rows
+
+
+def text_batches(tokenizer: Any, texts: Sequence[str | tuple[str, str]], *, max_seq_len: int,
+                 batch_size: int) -> list[tuple[list[int], dict[str, torch.Tensor]]]:
+    """Tokenised batches, longest texts first, each padded to its own longest text."""
+    def size(i: int) -> int:
+        t = texts[i]
+        return len(t) if isinstance(t, str) else len(t[0]) + len(t[1])
+
+    order = sorted(range(len(texts)), key=lambda i: -size(i))
+    batches = []
+    for start in range(0, len(order), batch_size):
+        idx = order[start : start + batch_size]
+        batch = [texts[i] for i in idx]
+        if any(isinstance(t, tuple) for t in batch):
+            pairs = [t if isinstance(t, tuple) else (t, "") for t in batch]
+            enc = tokenizer([a for a, _ in pairs], [b for _, b in pairs], truncation="longest_first",
+                            max_length=max_seq_len, padding=True, return_tensors="pt")
+        else:
+            enc = tokenizer(list(batch), truncation=True, max_length=max_seq_len, padding=True, return_tensors="pt")
+        batches.append((idx, {k: v for k, v in enc.items() if k in ("input_ids", "attention_mask", "token_type_ids")}))
+    return batches
+
+
+def tagging_batches(tokenizer: Any, tokens: Sequence[Sequence[str]], *, max_seq_len: int, batch_size: int
+                    ) -> tuple[list[tuple[list[int], dict[str, torch.Tensor]]], list[list[int | None]]]:
+    """Tokenised batches of pre-split tokens, and per input the sub-token -> token index map
+    (``None`` for special tokens)."""
+    enc = tokenizer([list(t) for t in tokens], is_split_into_words=True, truncation=True, max_length=max_seq_len)
+    word_ids = [enc.word_ids(i) for i in range(len(tokens))]
+    order = sorted(range(len(tokens)), key=lambda i: -len(enc["input_ids"][i]))
+    batches = []
+    for start in range(0, len(order), batch_size):
+        idx = order[start : start + batch_size]
+        padded = tokenizer.pad({"input_ids": [enc["input_ids"][i] for i in idx]}, return_tensors="pt")
+        batches.append((idx, {"input_ids": padded["input_ids"], "attention_mask": padded["attention_mask"]}))
+    return batches, word_ids
+
+
+def first_subtokens(word_ids: Sequence[int | None]) -> list[int]:
+    """Positions of each token's first sub-token, in token order (truncated tokens are absent)."""
+    positions, previous = [], None
+    for pos, w in enumerate(word_ids):
+        if w is not None and w != previous:
+            positions.append(pos)
+        previous = w
+    return positions
+
+
+def tagging_results(tokens: Sequence[Sequence[str]], tag_ids: Sequence[Sequence[int]], tag_names: Sequence[str]
+                    ) -> list[dict[str, Any]]:
+    """``[{"tokens", "tags", "entities": [{"type", "text", "start", "end"}]}]``; tokens cut off by
+    ``max_seq_len`` get tag ``"O"``. ``text`` joins characters directly and words with spaces."""
+    from finehub.modules.text_tasks.tagging import spans
+
+    out = []
+    for toks, ids in zip(tokens, tag_ids, strict=True):
+        tags = [tag_names[i] for i in ids] + ["O"] * (len(toks) - len(ids))
+        joiner = "" if all(len(t) == 1 for t in toks) else " "
+        entities = [{"type": s.type, "text": joiner.join(toks[s.start : s.end]), "start": s.start, "end": s.end}
+                    for s in spans(tags)]
+        out.append({"tokens": list(toks), "tags": tags, "entities": entities})
+    return out
+
+
+def pair_batches(tokenizer: Any, pairs: Sequence[tuple[str, str]], *, max_seq_len: int, batch_size: int
+                 ) -> list[tuple[list[int], dict[str, torch.Tensor]]]:
+    """Batches of pairs for a bi-encoder: each side tokenised and padded on its own."""
+    order = sorted(range(len(pairs)), key=lambda i: -(len(pairs[i][0]) + len(pairs[i][1])))
+    batches = []
+    for start in range(0, len(order), batch_size):
+        idx = order[start : start + batch_size]
+        inputs = {}
+        for side, k in (("a", 0), ("b", 1)):
+            enc = tokenizer([pairs[i][k] for i in idx], truncation=True, max_length=max_seq_len, padding=True,
+                            return_tensors="pt")
+            inputs[f"input_ids_{side}"], inputs[f"attention_mask_{side}"] = enc["input_ids"], enc["attention_mask"]
+        batches.append((idx, inputs))
+    return batches
+
+
+def multilabel_results(probs: np.ndarray, label_names: Sequence[str], threshold: float) -> list[dict[str, Any]]:
+    """``[{"labels": [names with p >= threshold], "probabilities": {name: p}}]``."""
+    return [
+        {"labels": [n for n, p in zip(label_names, row, strict=True) if p >= threshold],
+         "probabilities": {n: float(p) for n, p in zip(label_names, row, strict=True)}}
+        for row in probs
+    ]
+
+
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    import numpy as np
+
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def softmax(x: np.ndarray) -> np.ndarray:
+    import numpy as np
+
+    e = np.exp(x - x.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+# --- loading an exported folder ------------------------------------------------------------------
+
+
+def load_text_network(folder: Path, info: ModuleInfo, build: Callable[[nn.Module, dict[str, Any]], nn.Module]
+                      ) -> tuple[nn.Module, Any]:
+    """``build(encoder, config)`` with the folder's weights loaded, and the folder's tokenizer."""
+    from transformers import AutoConfig, AutoModel, AutoTokenizer
+
+    from finehub.hub.weights import load_state_dict
+
+    encoder = AutoModel.from_config(AutoConfig.from_pretrained(folder))
+    net = build(encoder, dict(info.config))
+    missing, unexpected = net.load_state_dict(load_state_dict(folder / WEIGHTS), strict=False)
+    missing = [k for k in missing if not k.startswith("encoder.pooler.")]  # an unused pooler may be left out
+    if missing or unexpected:
+        raise InvalidManifestError(
+            str(folder / WEIGHTS), f"weights do not match the network (missing {missing[:5]}, unexpected {unexpected[:5]})"
+        )
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    if len(tokenizer) > encoder.get_input_embeddings().weight.shape[0]:
+        raise InvalidManifestError(str(folder), "the tokenizer has more tokens than the encoder has embeddings")
+    return net.eval(), tokenizer
+
+
+class FinetunedTextModule(ModuleBase):
+    """Base of the exported text modules: reads ``module.json``, rebuilds the network, loads weights.
+
+    Subclasses name the ``config`` keys they need and build their network from the encoder.
+    """
+
+    config_keys: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, *, directory: str | Path | None = None, device: str = "cpu", **init_args: Any) -> None:
+        super().__init__(directory=directory, **init_args)
+        from finehub.hub.store import MANIFEST, read_manifest
+
+        if self.directory is None:
+            raise InvalidManifestError(self.info.name, "needs the folder of an exported model (directory=...)")
+        info = read_manifest(self.directory)
+        missing = [k for k in (*ENCODER_KEYS, *self.config_keys) if k not in info.config]
+        if missing:
+            raise InvalidManifestError(str(self.directory / MANIFEST), f"config lacks {missing}; export the model again")
+        self.info = info  # type: ignore[misc]  # per-instance metadata
+        self.config = dict(info.config)
+        self.net, self.tokenizer = load_text_network(self.directory, info, self.build_network)
+        self.net.to(device)
+
+    @classmethod
+    def build_network(cls, encoder: nn.Module, config: dict[str, Any]) -> nn.Module:
+        raise NotImplementedError
+
+    def backbone(self) -> TextBackbone:
+        """The fine-tuned encoder, so an exported model can be fine-tuned further."""
+        from finehub.nn.backbone import TextBackbone
+
+        cfg = self.config
+        return TextBackbone(self.net.encoder, self.tokenizer, cfg["hidden_size"], cfg["pooling"], self.directory,
+                            cfg["max_seq_len"])
+
+
+def _check_batch_size(batch_size: Any) -> int:
+    if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
+        raise ModuleInputError("batch_size", f"must be a positive integer, got {batch_size!r}")
+    return batch_size
+
+
+@moduleinfo(
+    name="multilabel-classifier",
+    version="1.0.0",
+    task="multilabel-classification",
+    summary="A multi-label text classifier fine-tuned with finehub, loaded from its exported folder.",
+    inputs={"texts": "list of texts, or of [text_a, text_b] pairs"},
+    outputs={"labels": "labels with probability >= threshold", "probabilities": "label -> probability"},
+)
+class MultiLabelTextClassifier(FinetunedTextModule):
+    config_keys = ("label_names", "threshold")
+
+    @classmethod
+    def build_network(cls, encoder: nn.Module, config: dict[str, Any]) -> nn.Module:
+        from finehub.modules.text_classifier.network import TextClassifierNet
+
+        return TextClassifierNet(encoder, config["hidden_size"], len(config["label_names"]),
+                                 pooling=config["pooling"], dropout=0.0)
+
+    @runnable
+    @serving(batch="texts")
+    def classify(self, texts: list[str], threshold: float | None = None, batch_size: int = 32) -> list[dict[str, Any]]:
+        """The labels whose probability reaches ``threshold`` (default: the exported one), and every probability."""
+        import numpy as np
+
+        from finehub.modules.text_classifier import check_texts
+
+        threshold = self.config["threshold"] if threshold is None else threshold
+        if not isinstance(threshold, (int, float)) or not 0 < threshold < 1:
+            raise ModuleInputError("threshold", f"must be a number in (0, 1), got {threshold!r}")
+        items = check_texts(texts)
+        batches = text_batches(self.tokenizer, items, max_seq_len=self.config["max_seq_len"],
+                               batch_size=_check_batch_size(batch_size))
+        probs = sigmoid(np.stack(run_batches(self.net, batches, len(items))))
+        return multilabel_results(probs, self.config["label_names"], threshold)
+
+
+@moduleinfo(
+    name="text-regressor",
+    version="1.0.0",
+    task="text-regression",
+    summary="A text regressor fine-tuned with finehub, loaded from its exported folder.",
+    inputs={"texts": "list of texts, or of [text_a, text_b] pairs"},
+    outputs={"value": "the predicted number"},
+)
+class TextRegressor(FinetunedTextModule):
+    @classmethod
+    def build_network(cls, encoder: nn.Module, config: dict[str, Any]) -> nn.Module:
+        from finehub.modules.text_tasks.network import TextRegressorNet
+
+        return TextRegressorNet(encoder, config["hidden_size"], pooling=config["pooling"], dropout=0.0)
+
+    @runnable
+    @serving(batch="texts")
+    def regress(self, texts: list[str], batch_size: int = 32) -> list[dict[str, float]]:
+        """``[{"value": x}]``, one per text."""
+        from finehub.modules.text_classifier import check_texts
+
+        items = check_texts(texts)
+        batches = text_batches(self.tokenizer, items, max_seq_len=self.config["max_seq_len"],
+                               batch_size=_check_batch_size(batch_size))
+        return [{"value": float(v)} for v in run_batches(self.net, batches, len(items))]
+
+
+@moduleinfo(
+    name="sequence-labeler",
+    version="1.0.0",
+    task="sequence-labeling",
+    summary="A sequence labeller (e.g. named entities) fine-tuned with finehub, loaded from its exported folder.",
+    inputs={"texts": "list of texts (split into characters or words as trained), or of token lists"},
+    outputs={"tokens": "the tokens", "tags": "one tag per token", "entities": "[{type, text, start, end}]"},
+)
+class SequenceLabeler(FinetunedTextModule):
+    config_keys = ("tag_names", "crf", "char_level")
+
+    @classmethod
+    def build_network(cls, encoder: nn.Module, config: dict[str, Any]) -> nn.Module:
+        from finehub.modules.text_tasks.network import TokenTaggerNet
+
+        return TokenTaggerNet(encoder, config["hidden_size"], len(config["tag_names"]), dropout=0.0, crf=config["crf"])
+
+    @runnable
+    @serving(batch="texts")
+    def tag(self, texts: list[str], batch_size: int = 32) -> list[dict[str, Any]]:
+        """Tags and entities of each text."""
+        tokens = check_token_inputs(texts, char_level=self.config["char_level"])
+        ids = predict_tags(self.net, self.tokenizer, tokens, max_seq_len=self.config["max_seq_len"],
+                           batch_size=_check_batch_size(batch_size))
+        return tagging_results(tokens, ids, self.config["tag_names"])
+
+
+def predict_tags(net: nn.Module, tokenizer: Any, tokens: Sequence[Sequence[str]], *, max_seq_len: int,
+                 batch_size: int) -> list[list[int]]:
+    """Tag indices per token (first sub-token's scores; CRF Viterbi when the network has a CRF)."""
+    import torch
+
+    batches, word_ids = tagging_batches(tokenizer, tokens, max_seq_len=max_seq_len, batch_size=batch_size)
+    scores = run_batches(net, batches, len(tokens))
+    out = []
+    for i, s in enumerate(scores):
+        rows = s[first_subtokens(word_ids[i])]
+        if net.crf is None:
+            out.append(rows.argmax(-1).tolist())
+        else:
+            emissions = torch.from_numpy(rows)[None]
+            out.append(net.crf.decode(emissions, torch.ones(emissions.shape[:2], dtype=torch.bool))[0])
+    return out
+
+
+@moduleinfo(
+    name="text-matcher",
+    version="1.0.0",
+    task="text-matching",
+    summary="A text-pair matcher (bi-encoder) fine-tuned with finehub, loaded from its exported folder.",
+    inputs={"pairs": "list of [text_a, text_b] pairs"},
+    outputs={"classification head": "label, score, probabilities", "cosine head": "similarity in [-1, 1]"},
+)
+class TextMatcher(FinetunedTextModule):
+    config_keys = ("head", "label_names")
+
+    @classmethod
+    def build_network(cls, encoder: nn.Module, config: dict[str, Any]) -> nn.Module:
+        from finehub.modules.text_tasks.network import SiameseNet
+
+        return SiameseNet(encoder, config["hidden_size"], head=config["head"], num_classes=max(len(config["label_names"]), 1),
+                          pooling=config["pooling"], dropout=0.0)
+
+    @runnable
+    @serving(batch="pairs")
+    def match(self, pairs: list[list[str]], batch_size: int = 32) -> list[dict[str, Any]]:
+        """Per pair: ``{"similarity"}`` (cosine head) or ``{"label", "score", "probabilities"}``."""
+        items = check_pairs(pairs)
+        batches = pair_batches(self.tokenizer, items, max_seq_len=self.config["max_seq_len"],
+                               batch_size=_check_batch_size(batch_size))
+        return match_results(run_batches(self.net, batches, len(items)), self.config)
+
+
+def match_results(outputs: Sequence[Any], config: dict[str, Any]) -> list[dict[str, Any]]:
+    """Outputs of a matcher network as result dicts (see :meth:`TextMatcher.match`)."""
+    import numpy as np
+
+    from finehub.modules.text_classifier import format_predictions
+
+    if config["head"] == "cosine":
+        return [{"similarity": float(v)} for v in outputs]
+    return format_predictions(softmax(np.stack(outputs)), config["label_names"])
