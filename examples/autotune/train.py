@@ -35,21 +35,38 @@ def main() -> None:
     parser.add_argument("--dev_size", type=int, default=100)
     parser.add_argument("--max_seq_len", type=int, default=128)
     parser.add_argument("--max_steps", type=int, default=None)
-    parser.add_argument("--keep_checkpoints", action="store_true", help="keep checkpoints/ (only resuming needs it)")
+    parser.add_argument(
+        "--keep_checkpoints", action="store_true", help="keep checkpoints/ (only resuming needs it)"
+    )
     args = parser.parse_args()
 
     import finehub as hub
     from finehub.finetune import AdamWeightDecay, RunConfig, TextClassificationTask, Trainer
 
-    data = hub.datasets.load("bbc-news").subset({"train": args.train_size, "dev": args.dev_size, "test": args.dev_size})
-    task = TextClassificationTask(hub.Module("minilm-l6"), num_classes=data.num_classes, max_seq_len=args.max_seq_len,
-                                  label_names=data.label_names)
+    data = hub.datasets.load("bbc-news").subset(
+        {"train": args.train_size, "dev": args.dev_size, "test": args.dev_size}
+    )
+    task = TextClassificationTask(
+        hub.Module("minilm-l6"),
+        num_classes=data.num_classes,
+        max_seq_len=args.max_seq_len,
+        label_names=data.label_names,
+    )
     if args.model_path:  # exploit: start from the parent's best weights, with this run's hyper-parameters
         task.load_weights(Path(args.model_path) / "best_model")
-    strategy = AdamWeightDecay(learning_rate=args.learning_rate, warmup_proportion=args.warmup_proportion,
-                               weight_decay=args.weight_decay)
-    config = RunConfig(num_epochs=args.epochs, batch_size=args.batch_size, eval_interval=1 << 30,
-                       max_steps=args.max_steps, checkpoint_dir=args.saved_params_dir, progress=False)
+    strategy = AdamWeightDecay(
+        learning_rate=args.learning_rate,
+        warmup_proportion=args.warmup_proportion,
+        weight_decay=args.weight_decay,
+    )
+    config = RunConfig(
+        num_epochs=args.epochs,
+        batch_size=args.batch_size,
+        eval_interval=1 << 30,
+        max_steps=args.max_steps,
+        checkpoint_dir=args.saved_params_dir,
+        progress=False,
+    )
     result = Trainer(task, strategy, config).finetune_and_eval(data)
     if not args.keep_checkpoints:  # a finished trial needs only best_model/; checkpoints hold 3x the weights
         shutil.rmtree(result.run_dir / "checkpoints", ignore_errors=True)

@@ -197,6 +197,14 @@ class CheckpointError(FinehubError, RuntimeError):
         super().__init__(f"Checkpoint {path}: {problem}")
 
 
+class ExportError(FinehubError, RuntimeError):
+    """A model could not be exported faithfully (e.g. its ONNX graph does not reproduce it)."""
+
+    def __init__(self, what: str, problem: str):
+        self.what, self.problem = what, problem
+        super().__init__(f"Cannot export {what}: {problem}")
+
+
 # --- autotune ---------------------------------------------------------------------------------
 
 

@@ -95,7 +95,9 @@ def cli_command(*args: str) -> list[str]:
 
 
 def run_cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    proc = subprocess.run(cli_command(*args), capture_output=True, text=True, timeout=timeout, env=os.environ.copy())
+    proc = subprocess.run(
+        cli_command(*args), capture_output=True, text=True, timeout=timeout, env=os.environ.copy()
+    )
     if proc.returncode != 0:
         raise AssertionError(f"autotune failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
     return proc

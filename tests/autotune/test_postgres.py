@@ -42,7 +42,9 @@ def _free_port() -> int:
 def postgres_url() -> Iterator[str]:
     bindir = _pg_bindir()
     if bindir is None:
-        pytest.skip("PostgreSQL server binaries not found on PATH or in /usr/lib/postgresql/*/bin (apt-get install -y postgresql)")
+        pytest.skip(
+            "PostgreSQL server binaries not found on PATH or in /usr/lib/postgresql/*/bin (apt-get install -y postgresql)"
+        )
     root = Path(tempfile.mkdtemp(prefix="finehub-pg-"))
     run_as: list[str] = []
     if os.geteuid() == 0:  # initdb refuses to run as root
@@ -53,13 +55,35 @@ def postgres_url() -> Iterator[str]:
         os.chown(root, user.pw_uid, user.pw_gid)
         run_as = ["runuser", "-u", "postgres", "--"]
     data, port = root / "data", _free_port()
-    subprocess.run([*run_as, str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "--no-sync"], check=True, capture_output=True)
+    subprocess.run(
+        [*run_as, str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "--no-sync"],
+        check=True,
+        capture_output=True,
+    )
     options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off"
-    subprocess.run([*run_as, str(bindir / "pg_ctl"), "-D", str(data), "-l", str(root / "server.log"), "-w", "-o", options, "start"], check=True, capture_output=True)
+    subprocess.run(
+        [
+            *run_as,
+            str(bindir / "pg_ctl"),
+            "-D",
+            str(data),
+            "-l",
+            str(root / "server.log"),
+            "-w",
+            "-o",
+            options,
+            "start",
+        ],
+        check=True,
+        capture_output=True,
+    )
     try:
         yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
     finally:
-        subprocess.run([*run_as, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"], capture_output=True)
+        subprocess.run(
+            [*run_as, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"],
+            capture_output=True,
+        )
         shutil.rmtree(root, ignore_errors=True)
 
 
@@ -70,19 +94,42 @@ def test_two_runners_join_one_postgres_study(postgres_url: str, trainee, tmp_pat
     events = tmp_path / "events.txt"
     runners = [
         subprocess.Popen(
-            cli_command(str(script), "--param-file", str(hparam), "--tuner", "hazero", "--popsize", "4", "--rounds", "2",
-                        "--storage", postgres_url, "--study", "shared", "--output-dir", str(tmp_path / f"machine{i}"),
-                        "--", "--sleep=0.5", f"--events={events}"),
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            cli_command(
+                str(script),
+                "--param-file",
+                str(hparam),
+                "--tuner",
+                "hazero",
+                "--popsize",
+                "4",
+                "--rounds",
+                "2",
+                "--storage",
+                postgres_url,
+                "--study",
+                "shared",
+                "--output-dir",
+                str(tmp_path / f"machine{i}"),
+                "--",
+                "--sleep=0.5",
+                f"--events={events}",
+            ),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
         )
         for i in range(2)
     ]
     outputs = [r.communicate(timeout=300)[0] for r in runners]
     assert [r.returncode for r in runners] == [0, 0], "\n".join(outputs)
     assert all("8 of 8 trials complete." in out for out in outputs)
-    study = optuna.load_study(study_name="shared", storage=postgres_url.replace("postgresql://", "postgresql+psycopg2://"))
+    study = optuna.load_study(
+        study_name="shared", storage=postgres_url.replace("postgresql://", "postgresql+psycopg2://")
+    )
     assert [t.state.name for t in study.trials] == ["COMPLETE"] * 8
-    assert sorted((t.user_attrs["round"], t.user_attrs["slot"]) for t in study.trials) == [(r, s) for r in range(2) for s in range(4)]
+    assert sorted((t.user_attrs["round"], t.user_attrs["slot"]) for t in study.trials) == [
+        (r, s) for r in range(2) for s in range(4)
+    ]
     assert len({t.system_attrs["finehub:pid"] for t in study.trials}) == 2  # both runners ran trials
     starts = [line for line in events.read_text().splitlines() if line.startswith("start")]
     assert len(starts) == 8

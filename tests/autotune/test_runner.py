@@ -23,7 +23,14 @@ from .conftest import cli_command, load_study, run_cli
 
 SPACE = {
     "param_list": [
-        {"name": "lr", "type": "float", "init_value": 0.001, "greater_than": 1e-5, "lower_than": 0.1, "log": True},
+        {
+            "name": "lr",
+            "type": "float",
+            "init_value": 0.001,
+            "greater_than": 1e-5,
+            "lower_than": 0.1,
+            "log": True,
+        },
         {"name": "opt", "type": "categorical", "choices": ["adam", "sgd"]},
     ]
 }
@@ -72,7 +79,16 @@ def test_population_children_start_from_the_top_half_of_the_last_round(tmp_path:
         seen[ctx.trial_id] = (ctx.init_from, ctx.epochs)
         return quadratic(params, ctx)
 
-    result = tune(objective, SPACE, tuner="pshe2", evaluator="population", popsize=4, rounds=3, epochs_per_round=2, output_dir=tmp_path)
+    result = tune(
+        objective,
+        SPACE,
+        tuner="pshe2",
+        evaluator="population",
+        popsize=4,
+        rounds=3,
+        epochs_per_round=2,
+        output_dir=tmp_path,
+    )
     by_number = {t.number: t for t in result.trials}
     for t in result.trials:
         init_from, epochs = seen[t.number]
@@ -96,7 +112,13 @@ def test_failed_scripts_are_recorded_and_the_study_goes_on(trainee, tmp_path: Pa
     }
     out = tmp_path / "out"
     result = tune(
-        script, space, tuner="grid", popsize=2, rounds=5, output_dir=out, script_args=["--crash_at=15", "--silent_at=16"]
+        script,
+        space,
+        tuner="grid",
+        popsize=2,
+        rounds=5,
+        output_dir=out,
+        script_args=["--crash_at=15", "--silent_at=16"],
     )
     states = {t.params["batch_size"]: (t.state, t.error) for t in result.trials}
     assert len(result.trials) == 4  # the grid has 4 points, fewer than popsize x rounds
@@ -116,8 +138,12 @@ def test_more_rounds_resume_the_study_and_other_settings_are_refused(tmp_path: P
         calls.append(ctx.trial_id)
         return quadratic(params, ctx)
 
-    first = tune(objective, SPACE, tuner="tpe", popsize=3, rounds=1, output_dir=tmp_path, direction="minimize")
-    second = tune(objective, SPACE, tuner="tpe", popsize=3, rounds=2, output_dir=tmp_path, direction="minimize")
+    first = tune(
+        objective, SPACE, tuner="tpe", popsize=3, rounds=1, output_dir=tmp_path, direction="minimize"
+    )
+    second = tune(
+        objective, SPACE, tuner="tpe", popsize=3, rounds=2, output_dir=tmp_path, direction="minimize"
+    )
     assert calls == [0, 1, 2, 3, 4, 5]
     assert second.trials[:3] == first.trials
     assert second.best_value == min(t.value for t in second.trials)
@@ -129,14 +155,22 @@ def test_more_rounds_resume_the_study_and_other_settings_are_refused(tmp_path: P
         tune(objective, SPACE, output_dir=tmp_path, script_args=["--x=1"])
 
 
-@pytest.mark.parametrize("storage", [None, "sqlite"])
+@pytest.mark.parametrize("storage", [None, pytest.param("sqlite", marks=pytest.mark.slow)])
 def test_two_local_workers_share_one_study(storage: str | None, trainee, tmp_path: Path) -> None:
     script, hparam = trainee
     events = tmp_path / "events.txt"
     url = f"sqlite:///{tmp_path / 'study.db'}" if storage else None
     result = tune(
-        script, hparam, tuner="pshe2", evaluator="population", popsize=4, rounds=2, workers=2,
-        output_dir=tmp_path / "out", storage=url, script_args=["--sleep=0.3", f"--events={events}"],
+        script,
+        hparam,
+        tuner="pshe2",
+        evaluator="population",
+        popsize=4,
+        rounds=2,
+        workers=2,
+        output_dir=tmp_path / "out",
+        storage=url,
+        script_args=["--sleep=0.3", f"--events={events}"],
     )
     assert [t.state for t in result.trials] == ["COMPLETE"] * 8
     assert sorted((t.round, t.slot) for t in result.trials) == [(r, s) for r in range(2) for s in range(4)]
@@ -145,7 +179,11 @@ def test_two_local_workers_share_one_study(storage: str | None, trainee, tmp_pat
     workers = {t.number: t for t in result.trials}
     starts = {int(r[1]): r for r in runs if r[0] == "start"}
     assert all(starts[n][2] == repr(workers[n].params["learning_rate"]) for n in workers)
-    study = load_study(tmp_path / "out") if url is None else __import__("optuna").load_study(study_name="autotune", storage=url)
+    study = (
+        load_study(tmp_path / "out")
+        if url is None
+        else __import__("optuna").load_study(study_name="autotune", storage=url)
+    )
     assert len({t.system_attrs["finehub:pid"] for t in study.trials}) == 2  # both workers ran trials
     logs = "".join(p.read_text() for p in (tmp_path / "out" / "trials").glob("*/log.txt"))
     assert "database is locked" not in logs
@@ -157,8 +195,24 @@ def test_the_cli_runs_a_paddlehub_style_search(trainee, tmp_path: Path) -> None:
     app.callback()(lambda: None)
     register(app)
     out = tmp_path / "out"
-    args = ["autotune", str(script), "--param_file", str(hparam), "--tuning_strategy", "random", "--popsize", "2",
-            "--round", "2", "--output_dir", str(out), "--evaluator", "populationbased", "--", "--sleep=0"]
+    args = [
+        "autotune",
+        str(script),
+        "--param_file",
+        str(hparam),
+        "--tuning_strategy",
+        "random",
+        "--popsize",
+        "2",
+        "--round",
+        "2",
+        "--output_dir",
+        str(out),
+        "--evaluator",
+        "populationbased",
+        "--",
+        "--sleep=0",
+    ]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     assert "4 of 4 trials complete." in result.output and "Best value" in result.output
@@ -175,19 +229,36 @@ def test_a_trial_abandoned_on_another_machine_is_rerun_once_its_heartbeat_is_sta
     from finehub.autotune.space import SearchSpace
     from finehub.autotune.trial import CallableTrial
 
-    cfg = TuneConfig(trial=CallableTrial(quadratic), space=SearchSpace.coerce(SPACE), tuner="random", evaluator="full",
-                     popsize=2, rounds=1, output_dir=tmp_path, study_name="autotune", direction="maximize", seed=0)
+    cfg = TuneConfig(
+        trial=CallableTrial(quadratic),
+        space=SearchSpace.coerce(SPACE),
+        tuner="random",
+        evaluator="full",
+        popsize=2,
+        rounds=1,
+        output_dir=tmp_path,
+        study_name="autotune",
+        direction="maximize",
+        seed=0,
+    )
     _, study = open_study(cfg)
     lost = study.ask()
     lost.set_user_attr("round", 0)
     lost.set_user_attr("slot", 0)
-    for key, value in (("finehub:host", "another-machine"), ("finehub:pid", 1), ("finehub:heartbeat", time.time() - 600)):
+    for key, value in (
+        ("finehub:host", "another-machine"),
+        ("finehub:pid", 1),
+        ("finehub:heartbeat", time.time() - 600),
+    ):
         study._storage.set_trial_system_attr(lost._trial_id, key, value)
     cfg.space.suggest(lost)
 
     result = tune(quadratic, SPACE, tuner="random", popsize=2, rounds=1, output_dir=tmp_path, stale_after=300)
     assert [(t.number, t.state, t.retry_of, t.slot) for t in result.trials] == [
-        (0, "FAIL", None, 0), (1, "COMPLETE", 0, 0), (2, "COMPLETE", None, 1)]
+        (0, "FAIL", None, 0),
+        (1, "COMPLETE", 0, 0),
+        (2, "COMPLETE", None, 1),
+    ]
     assert result.trials[1].params == result.trials[0].params
     assert "1 re-run after an interruption" in (tmp_path / "report.md").read_text()
 
@@ -202,11 +273,27 @@ def test_kill_minus_9_mid_round_then_the_same_command_resumes(trainee, tmp_path:
     events = tmp_path / "events.txt"
 
     def command(out: Path, events_file: Path) -> list[str]:
-        return cli_command(str(script), "--param-file", str(hparam), "--tuner", "pshe2", "--popsize", "3", "--rounds", "3",
-                           "--output-dir", str(out), "--", "--sleep=0.6", f"--events={events_file}")
+        return cli_command(
+            str(script),
+            "--param-file",
+            str(hparam),
+            "--tuner",
+            "pshe2",
+            "--popsize",
+            "3",
+            "--rounds",
+            "3",
+            "--output-dir",
+            str(out),
+            "--",
+            "--sleep=0.6",
+            f"--events={events_file}",
+        )
 
     out = tmp_path / "out"
-    runner = subprocess.Popen(command(out, events), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    runner = subprocess.Popen(
+        command(out, events), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
+    )
     try:
         deadline = time.time() + 120
         while time.time() < deadline:  # wait for round 0 done and a trial of round 1 under way
@@ -229,7 +316,10 @@ def test_kill_minus_9_mid_round_then_the_same_command_resumes(trainee, tmp_path:
     assert trials[interrupted].state.name == "FAIL"
     retry = [t for t in trials if t.user_attrs.get("retry_of") == interrupted]
     assert len(retry) == 1 and retry[0].params == trials[interrupted].params
-    assert (retry[0].user_attrs["round"], retry[0].user_attrs["slot"]) == (trials[interrupted].user_attrs["round"], trials[interrupted].user_attrs["slot"])
+    assert (retry[0].user_attrs["round"], retry[0].user_attrs["slot"]) == (
+        trials[interrupted].user_attrs["round"],
+        trials[interrupted].user_attrs["slot"],
+    )
     counted = [t for t in trials if t.number != interrupted]
     assert len(counted) == 9 and all(t.state.name == "COMPLETE" for t in counted)
     starts = [line.split()[1] for line in events.read_text().splitlines() if line.startswith("start")]
@@ -239,7 +329,10 @@ def test_kill_minus_9_mid_round_then_the_same_command_resumes(trainee, tmp_path:
 
     reference = tmp_path / "reference"
     run_cli(*command(reference, tmp_path / "ref-events.txt")[4:])
+
     def by_slot(ts):
-        return {(t.user_attrs["round"], t.user_attrs["slot"]): t.params for t in ts if t.state.name == "COMPLETE"}
+        return {
+            (t.user_attrs["round"], t.user_attrs["slot"]): t.params for t in ts if t.state.name == "COMPLETE"
+        }
 
     assert by_slot(trials) == by_slot(load_study(reference).trials)

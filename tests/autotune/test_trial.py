@@ -14,7 +14,9 @@ from finehub.autotune.trial import REPORT_ENV, TRIAL_ENV, CallableTrial, ScriptT
 from finehub.errors import ConfigError, TrialError
 
 
-def _ctx(tmp_path: Path, number: int = 3, params: dict | None = None, init_from: Path | None = None) -> TrialContext:
+def _ctx(
+    tmp_path: Path, number: int = 3, params: dict | None = None, init_from: Path | None = None
+) -> TrialContext:
     trial_dir = tmp_path / "trials" / str(number)
     ctx = TrialContext(
         trial_id=number,
@@ -43,9 +45,15 @@ def test_script_trial_gets_paddlehub_arguments_and_reports(trainee, tmp_path: Pa
     ctx = _ctx(tmp_path, init_from=parent)
     trial = ScriptTrial(script, ["--sleep=0"])
     cmd = trial.command(ctx)
-    assert cmd[2:] == ["--learning_rate=0.003", "--batch_size=16", f"--saved_params_dir={ctx.save_dir}", f"--model_path={parent}", "--sleep=0"]
+    assert cmd[2:] == [
+        "--learning_rate=0.003",
+        "--batch_size=16",
+        f"--saved_params_dir={ctx.save_dir}",
+        f"--model_path={parent}",
+        "--sleep=0",
+    ]
     value = trial.run(ctx)
-    assert value == pytest.approx(-((-2.5228787) + 2.5) ** 2, abs=1e-6)
+    assert value == pytest.approx(-(((-2.5228787) + 2.5) ** 2), abs=1e-6)
     assert json.loads((ctx.save_dir / "state.json").read_text())["lineage"] == [1, 3]
     assert json.loads(ctx.result_path.read_text()) == {"metric": value, "trial": "3"}
     assert "--saved_params_dir=" in ctx.log_path.read_text()
@@ -80,7 +88,9 @@ def test_missing_script_is_a_config_error(tmp_path: Path) -> None:
         ScriptTrial(tmp_path / "nope.py")
 
 
-def test_report_writes_the_result_file_only_under_autotune(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_report_writes_the_result_file_only_under_autotune(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv(REPORT_ENV, raising=False)
     report(0.5)  # a script run by hand: nothing to write, no error
     target = tmp_path / "r.json"

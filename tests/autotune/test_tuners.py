@@ -36,7 +36,10 @@ def branin(p: dict) -> float:
 
 def _floats(*specs: tuple[str, float, float, float]) -> SearchSpace:
     return SearchSpace.from_dict(
-        [{"name": n, "type": "float", "greater_than": lo, "lower_than": hi, "init_value": x0} for n, lo, hi, x0 in specs]
+        [
+            {"name": n, "type": "float", "greater_than": lo, "lower_than": hi, "init_value": x0}
+            for n, lo, hi, x0 in specs
+        ]
     )
 
 
@@ -51,7 +54,9 @@ POPSIZE, ROUNDS, SEEDS = 6, 20, (0, 1, 2)
 
 def _best(tuner: str, problem: str, seed: int, storage: optuna.storages.BaseStorage | None = None) -> float:
     f, space = PROBLEMS[problem]
-    study = optuna.create_study(sampler=make_tuner(tuner, space, popsize=POPSIZE, seed=seed), direction="minimize", storage=storage)
+    study = optuna.create_study(
+        sampler=make_tuner(tuner, space, popsize=POPSIZE, seed=seed), direction="minimize", storage=storage
+    )
     study.optimize(lambda trial: f(space.suggest(trial)), n_trials=POPSIZE * ROUNDS)
     return study.best_value
 
@@ -87,13 +92,18 @@ def test_a_fresh_sampler_on_the_same_storage_continues_the_same_search(tuner: st
 
     def run(storage: optuna.storages.BaseStorage, n_trials: int) -> list[dict]:
         study = optuna.create_study(
-            study_name="s", storage=storage, load_if_exists=True, direction="minimize",
+            study_name="s",
+            storage=storage,
+            load_if_exists=True,
+            direction="minimize",
             sampler=make_tuner(tuner, space, popsize=4, seed=7),
         )
         study.optimize(lambda trial: f(space.suggest(trial)), n_trials=n_trials)
         return [t.params for t in study.trials]
 
-    journal = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(tmp_path / "j.log")))
+    journal = optuna.storages.JournalStorage(
+        optuna.storages.journal.JournalFileBackend(str(tmp_path / "j.log"))
+    )
     run(journal, 8)
     resumed = run(journal, 12)
     assert resumed == run(optuna.storages.InMemoryStorage(), 20)

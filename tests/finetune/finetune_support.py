@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 import os
 import random
-import time
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +31,12 @@ def tiny_backbone(seed: int = 0, tmp: Path | None = None):
     tokenizer = BertTokenizerFast(vocab=vocab)
     assert len(tokenizer) == len(vocab)
     config = BertConfig(
-        vocab_size=len(vocab), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-        intermediate_size=64, max_position_embeddings=64,
+        vocab_size=len(vocab),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=64,
     )
     torch.manual_seed(seed)
     model = BertModel(config)
@@ -51,7 +55,10 @@ def toy_dataset(n_train: int = 192, n_dev: int = 48, n_test: int = 48, seed: int
         low = sum(int(w[1:]) < len(WORDS) // 2 for w in words)
         return TextExample(" ".join(words), int(low * 2 > len(words)))
 
-    splits = {name: [example() for _ in range(n)] for name, n in (("train", n_train), ("dev", n_dev), ("test", n_test))}
+    splits = {
+        name: [example() for _ in range(n)]
+        for name, n in (("train", n_train), ("dev", n_dev), ("test", n_test))
+    }
     return Dataset("toy", splits, ["high", "low"])
 
 
@@ -67,15 +74,30 @@ def run_tiny(run_dir: Path, **config: Any):
     import finehub.finetune as ft
 
     task = ft.TextClassificationTask(tiny_backbone(), num_classes=2, max_seq_len=32, seed=1)
-    settings: dict[str, Any] = dict(num_epochs=4, batch_size=8, eval_interval=6, log_interval=1, save_ckpt_interval=3,
-                                    checkpoint_dir=str(run_dir), progress=False, tensorboard=False, plots=False,
-                                    num_threads=1)
+    settings: dict[str, Any] = dict(
+        num_epochs=4,
+        batch_size=8,
+        eval_interval=6,
+        log_interval=1,
+        save_ckpt_interval=3,
+        checkpoint_dir=str(run_dir),
+        progress=False,
+        tensorboard=False,
+        plots=False,
+        num_threads=1,
+    )
     settings.update(config)
-    trainer = ft.Trainer(task, ft.AdamWeightDecay(learning_rate=3e-3, warmup_proportion=0.1), ft.RunConfig(**settings),
-                         callbacks=[SlowDown()] if os.environ.get("FINEHUB_TEST_STEP_DELAY") else [])
+    trainer = ft.Trainer(
+        task,
+        ft.AdamWeightDecay(learning_rate=3e-3, warmup_proportion=0.1),
+        ft.RunConfig(**settings),
+        callbacks=[SlowDown()] if os.environ.get("FINEHUB_TEST_STEP_DELAY") else [],
+    )
     return trainer, trainer.finetune_and_eval(toy_dataset())
 
 
 if __name__ == "__main__":
     _, result = run_tiny(Path(sys.argv[1]))
-    print(json.dumps({"test": {k: v for k, v in result.test_metrics.items()}, "steps": result.steps}))
+    print(
+        json.dumps({"test": result.test_metrics, "steps": result.steps, "resumed_from": result.resumed_from})
+    )

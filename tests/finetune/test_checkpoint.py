@@ -18,7 +18,12 @@ from finehub.finetune.checkpoint import (
 
 
 def draw():
-    return random.random(), float(np.random.rand()), torch.rand(3).tolist(), torch.nn.functional.dropout(torch.ones(8), 0.5).tolist()
+    return (
+        random.random(),
+        float(np.random.rand()),
+        torch.rand(3).tolist(),
+        torch.nn.functional.dropout(torch.ones(8), 0.5).tolist(),
+    )
 
 
 def test_round_trip_restores_tensors_plain_values_and_every_rng(tmp_path):
@@ -29,14 +34,23 @@ def test_round_trip_restores_tensors_plain_values_and_every_rng(tmp_path):
     state = rng_state()
     expected = draw()
     path = checkpoint_path(tmp_path, 12)
-    save_checkpoint(path, {"model": model.state_dict(), "optimizer": opt.state_dict(), "rng": state,
-                           "trainer": {"step": 12, "best_metric": 0.5, "best_metrics": {"cm": [[1, 2], [3, 4]]}}})
+    save_checkpoint(
+        path,
+        {
+            "model": model.state_dict(),
+            "optimizer": opt.state_dict(),
+            "rng": state,
+            "trainer": {"step": 12, "best_metric": 0.5, "best_metrics": {"cm": [[1, 2], [3, 4]]}},
+        },
+    )
     draw()  # move every stream on
 
     ckpt = load_checkpoint(path)
     set_rng_state(ckpt["rng"])
     assert draw() == expected
-    assert all(torch.equal(a, b) for a, b in zip(ckpt["model"].values(), model.state_dict().values()))
+    assert all(
+        torch.equal(a, b) for a, b in zip(ckpt["model"].values(), model.state_dict().values(), strict=True)
+    )
     fresh = torch.optim.AdamW(model.parameters())
     fresh.load_state_dict(ckpt["optimizer"])
     assert torch.equal(fresh.state_dict()["state"][0]["exp_avg"], opt.state_dict()["state"][0]["exp_avg"])

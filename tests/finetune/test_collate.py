@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
+from finetune.finetune_support import tiny_backbone
 
 from finehub.finetune.collate import EncodedSplit, LengthBucketSampler, collate, encode_texts, text_digest
-from finetune.finetune_support import tiny_backbone
 
 
 def split_of(seqs, types=None, labels=None):
@@ -32,8 +32,12 @@ def test_encode_texts_truncates_and_marks_pairs(tmp_path):
     tok = tiny_backbone(tmp=tmp_path).tokenizer
     split = encode_texts(tok, ["w1 w2", "w3 " * 50], 8, labels=np.array([0, 1]))
     assert len(split) == 2 and split.lengths.tolist() == [4, 8]
-    assert split.ids[: 4].tolist() == [tok.cls_token_id, tok.convert_tokens_to_ids("w1"), tok.convert_tokens_to_ids("w2"),
-                                       tok.sep_token_id]
+    assert split.ids[:4].tolist() == [
+        tok.cls_token_id,
+        tok.convert_tokens_to_ids("w1"),
+        tok.convert_tokens_to_ids("w2"),
+        tok.sep_token_id,
+    ]
     assert split.type_ids is None
     pairs = encode_texts(tok, ["w1", "w2"], 8, texts_b=["w3 w4", None])
     assert pairs.type_ids is not None and pairs.type_ids[: pairs.offsets[1]].tolist() == [0, 0, 0, 1, 1, 1]
@@ -57,9 +61,13 @@ def test_sampler_epochs_cover_every_example_once_in_a_seeded_order(lengths):
     for batches in (e0, e1):
         assert len(batches) == len(sampler)
         assert sorted(np.concatenate(batches).tolist()) == list(range(1003))
-    assert [b.tolist() for b in e0] == [b.tolist() for b in LengthBucketSampler(lengths, 32, seed=7).epoch_batches(0)]
+    assert [b.tolist() for b in e0] == [
+        b.tolist() for b in LengthBucketSampler(lengths, 32, seed=7).epoch_batches(0)
+    ]
     assert [b.tolist() for b in e0] != [b.tolist() for b in e1]
-    assert [b.tolist() for b in e0] != [b.tolist() for b in LengthBucketSampler(lengths, 32, seed=8).epoch_batches(0)]
+    assert [b.tolist() for b in e0] != [
+        b.tolist() for b in LengthBucketSampler(lengths, 32, seed=8).epoch_batches(0)
+    ]
 
 
 def test_sampler_groups_similar_lengths(lengths):

@@ -60,15 +60,29 @@ def test_yaml_reads_exponent_floats(tmp_path):
 @pytest.mark.parametrize(
     ("edit", "field", "message"),
     [
-        (("strategy: {type: AdamWeightDecay, learning_rate: 5e-5}", "strategy: {learnig_rate: 1e-4}"),
-         "strategy.learnig_rate", "accepted keys in strategy: learning_rate"),
-        (("strategy: {type: AdamWeightDecay, learning_rate: 5e-5}", "strategy: {type: Lion}"), "strategy.type", "L2SP"),
-        (("strategy: {type: AdamWeightDecay, learning_rate: 5e-5}", "strategy: {learning_rate: -1}"),
-         "strategy.learning_rate", "must be > 0"),
+        (
+            ("strategy: {type: AdamWeightDecay, learning_rate: 5e-5}", "strategy: {learnig_rate: 1e-4}"),
+            "strategy.learnig_rate",
+            "accepted keys in strategy: learning_rate",
+        ),
+        (
+            ("strategy: {type: AdamWeightDecay, learning_rate: 5e-5}", "strategy: {type: Lion}"),
+            "strategy.type",
+            "L2SP",
+        ),
+        (
+            ("strategy: {type: AdamWeightDecay, learning_rate: 5e-5}", "strategy: {learning_rate: -1}"),
+            "strategy.learning_rate",
+            "must be > 0",
+        ),
         (("config: {num_epochs: 1}", "config: {num_epoch: 1}"), "config.num_epoch", "num_epochs"),
         (("config: {num_epochs: 1}", "config: {batch_size: 0}"), "config.batch_size", "positive integer"),
         (("config: {num_epochs: 1}", "config: [1, 2]"), "config", "mapping"),
-        (("task: {type: text-classification, max_seq_len: 64}", "task: {type: ner}"), "task.type", "text-classification"),
+        (
+            ("task: {type: text-classification, max_seq_len: 64}", "task: {type: ner}"),
+            "task.type",
+            "text-classification",
+        ),
         (("module: minilm-l6", "modul: minilm-l6"), "modul", "accepted keys: dataset, module"),
         (("dataset: {name: chinese-reviews}\n", ""), "dataset", "missing"),
         (("config: {num_epochs: 1}", "config: {num_epochs: 1}\nexport: {version: 2}"), "export", "name"),

@@ -19,8 +19,13 @@ SCRIPT = Path(__file__).with_name("finetune_support.py")
 
 def start(run_dir: Path, delay: float) -> subprocess.Popen:
     env = {**os.environ, "FINEHUB_TEST_STEP_DELAY": str(delay)}
-    return subprocess.Popen([sys.executable, str(SCRIPT), str(run_dir)], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, str(SCRIPT), str(run_dir)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def logged_step(run_dir: Path) -> int:
@@ -59,12 +64,19 @@ def test_killed_runs_resume_to_identical_weights_and_metrics(tmp_path):
         time.sleep(rng.random() * 0.03)  # anywhere inside the step, checkpoint writes included
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-        assert proc.returncode == -signal.SIGKILL, f"seed {seed}: the run ended before the kill at step {target}"
-        assert not any(r["event"] == "test" for r in map(json.loads, (killed / "metrics.jsonl").read_text().splitlines()))
+        assert proc.returncode == -signal.SIGKILL, (
+            f"seed {seed}: the run ended before the kill at step {target}"
+        )
+        assert not any(
+            r["event"] == "test" for r in map(json.loads, (killed / "metrics.jsonl").read_text().splitlines())
+        )
     resumed = finish(start(killed, 0.0))
     expected = finish(ref_out)
 
     msg = f"seed {seed}, kills at steps {kills}"
+    assert expected.pop("resumed_from") is None
+    resumed_from = resumed.pop("resumed_from")
+    assert resumed_from is not None or kills[-1] < 4, msg  # a checkpoint is written every 3 steps
     assert resumed == expected, msg
     for name in ("best_model/model.safetensors",):
         a, b = load_file(str(reference / name)), load_file(str(killed / name))

@@ -31,9 +31,14 @@ def test_matches_sklearn_on_random_data_with_an_unpredicted_class():
     m = classification_metrics(labels, preds, 4)
     assert m["accuracy"] == pytest.approx(metrics.accuracy_score(labels, preds))
     assert m["macro_f1"] == pytest.approx(metrics.f1_score(labels, preds, average="macro", zero_division=0))
-    assert m["precision"] == pytest.approx(metrics.precision_score(labels, preds, average="macro", zero_division=0))
+    assert m["precision"] == pytest.approx(
+        metrics.precision_score(labels, preds, average="macro", zero_division=0)
+    )
     assert m["recall"] == pytest.approx(metrics.recall_score(labels, preds, average="macro", zero_division=0))
-    assert confusion_matrix(labels, preds, 4).tolist() == metrics.confusion_matrix(labels, preds, labels=range(4)).tolist()
+    assert (
+        confusion_matrix(labels, preds, 4).tolist()
+        == metrics.confusion_matrix(labels, preds, labels=range(4)).tolist()
+    )
 
 
 def test_only_requested_metrics_are_returned():

@@ -44,7 +44,9 @@ def lrs_over(opt, steps, group=0):
 
 def test_linear_warmup_decay_by_hand():
     f = LinearWarmupDecay(warmup_steps=2, total_steps=10)
-    assert [f(s) for s in range(11)] == pytest.approx([0.5, 1, 1, 7 / 8, 6 / 8, 5 / 8, 4 / 8, 3 / 8, 2 / 8, 1 / 8, 0])
+    assert [f(s) for s in range(11)] == pytest.approx(
+        [0.5, 1, 1, 7 / 8, 6 / 8, 5 / 8, 4 / 8, 3 / 8, 2 / 8, 1 / 8, 0]
+    )
     assert LinearWarmupDecay(0, 4)(0) == 1.0
 
 
@@ -66,10 +68,16 @@ def test_adam_weight_decay_groups_schedule_and_fused_kernels():
     assert decay["weight_decay"] == 0.01 and no_decay["weight_decay"] == 0.0
     assert all(p.ndim >= 2 for p in decay["params"]) and all(p.ndim < 2 for p in no_decay["params"])
     names = {id(p): n for n, p in model.named_parameters()}
-    assert {names[id(p)] for p in no_decay["params"]} >= {"encoder.norm.weight", "encoder.norm.bias", "head.bias"}
+    assert {names[id(p)] for p in no_decay["params"]} >= {
+        "encoder.norm.weight",
+        "encoder.norm.bias",
+        "head.bias",
+    }
     assert decay.get("fused") is True
     assert type(opt.optimizer) is torch.optim.AdamW
-    assert lrs_over(opt, 10) == pytest.approx([1e-3 * v for v in (0.5, 1, 1, 7 / 8, 6 / 8, 5 / 8, 4 / 8, 3 / 8, 2 / 8, 1 / 8)])
+    assert lrs_over(opt, 10) == pytest.approx(
+        [1e-3 * v for v in (0.5, 1, 1, 7 / 8, 6 / 8, 5 / 8, 4 / 8, 3 / 8, 2 / 8, 1 / 8)]
+    )
 
 
 def test_decoupled_weight_decay_shrinks_weights_without_gradients_through_loss():
@@ -131,12 +139,16 @@ def test_ulmfit_groups_discriminative_lrs_and_gradual_unfreezing():
     opt.optimizer.step()
     assert torch.equal(model.encoder.embeddings.weight, frozen_before)
 
-    everything = ULMFiT(learning_rate=0.01, gradual_unfreeze=False).build(model, total_steps=20, steps_per_epoch=5)
+    everything = ULMFiT(learning_rate=0.01, gradual_unfreeze=False).build(
+        model, total_steps=20, steps_per_epoch=5
+    )
     everything.on_epoch_start(0)
     assert all(p.requires_grad for p in model.parameters())
 
 
-@pytest.mark.parametrize(("name", "cls"), [("adam", torch.optim.Adam), ("adamw", torch.optim.AdamW), ("sgd", torch.optim.SGD)])
+@pytest.mark.parametrize(
+    ("name", "cls"), [("adam", torch.optim.Adam), ("adamw", torch.optim.AdamW), ("sgd", torch.optim.SGD)]
+)
 def test_default_strategy_is_constant(name, cls):
     opt = DefaultStrategy(learning_rate=0.02, optimizer=name).build(Toy(), total_steps=5, steps_per_epoch=5)
     assert type(opt.optimizer) is cls

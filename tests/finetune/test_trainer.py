@@ -5,12 +5,12 @@ import json
 import numpy as np
 import pytest
 import torch
+from finetune.finetune_support import run_tiny, tiny_backbone, toy_dataset
 
 import finehub.finetune as ft
 from finehub.errors import CheckpointError, ConfigError
 from finehub.finetune.callbacks import Callback
 from finehub.modules.text_classifier import TextClassifier
-from finetune.finetune_support import run_tiny, tiny_backbone, toy_dataset
 
 FAST = {"num_threads": None}
 
@@ -50,7 +50,7 @@ def test_best_model_folder_is_a_module_that_predicts_like_the_task(finished):
     texts = ["w1 w2 w3 w30", "w35 w36 w37 w1", "w0"]
     got, expected = module.classify(texts), trainer.task.predict(texts)
     assert [g["label"] for g in got] == [e["label"] for e in expected]
-    for g, e in zip(got, expected):
+    for g, e in zip(got, expected, strict=True):
         assert g["score"] == pytest.approx(e["score"], abs=1e-5)
         assert set(g["probabilities"]) == {"high", "low"}
         assert sum(g["probabilities"].values()) == pytest.approx(1.0, abs=1e-5)
@@ -109,38 +109,78 @@ class Recorder(Callback):
 def test_callbacks_see_events_in_order_and_can_stop_the_run(tmp_path):
     rec = Recorder(stop_at=5)
     task = ft.TextClassificationTask(tiny_backbone(), num_classes=2, max_seq_len=32)
-    cfg = ft.RunConfig(num_epochs=2, batch_size=8, eval_interval=4, save_ckpt_interval=2, checkpoint_dir=str(tmp_path),
-                       progress=False, tensorboard=False, plots=False)
-    result = ft.Trainer(task, ft.AdamWeightDecay(learning_rate=1e-3), cfg, callbacks=[rec]).finetune_and_eval(toy_dataset())
-    assert rec.events == [("begin", 0), ("save", 2), ("evaluate", 4), ("save", 4), ("evaluate", 5), ("save", 5),
-                          ("early_stop", 5), ("end", 5, True)]
+    cfg = ft.RunConfig(
+        num_epochs=2,
+        batch_size=8,
+        eval_interval=4,
+        save_ckpt_interval=2,
+        checkpoint_dir=str(tmp_path),
+        progress=False,
+        tensorboard=False,
+        plots=False,
+    )
+    result = ft.Trainer(task, ft.AdamWeightDecay(learning_rate=1e-3), cfg, callbacks=[rec]).finetune_and_eval(
+        toy_dataset()
+    )
+    assert rec.events == [
+        ("begin", 0),
+        ("save", 2),
+        ("evaluate", 4),
+        ("save", 4),
+        ("evaluate", 5),
+        ("save", 5),
+        ("early_stop", 5),
+        ("end", 5, True),
+    ]
     assert result.stopped_early and result.steps == 5
 
 
 def test_early_stopping_counts_evaluations_without_improvement(tmp_path):
     # a learning rate this small leaves every prediction unchanged: no evaluation beats the first
     task = ft.TextClassificationTask(tiny_backbone(), num_classes=2, max_seq_len=32)
-    cfg = ft.RunConfig(num_epochs=4, batch_size=8, eval_interval=6, early_stopping=2, checkpoint_dir=str(tmp_path),
-                       progress=False, tensorboard=False, plots=False)
+    cfg = ft.RunConfig(
+        num_epochs=4,
+        batch_size=8,
+        eval_interval=6,
+        early_stopping=2,
+        checkpoint_dir=str(tmp_path),
+        progress=False,
+        tensorboard=False,
+        plots=False,
+    )
     result = ft.Trainer(task, ft.DefaultStrategy(learning_rate=1e-12), cfg).finetune_and_eval(toy_dataset())
     assert result.stopped_early and result.steps == 18 and result.best_step == 6
 
 
 @pytest.mark.parametrize(
     "strategy",
-    [ft.L2SP(learning_rate=1e-3, coeff=0.01), ft.ULMFiT(learning_rate=3e-3), ft.DefaultStrategy(1e-3, optimizer="sgd")],
+    [
+        ft.L2SP(learning_rate=1e-3, coeff=0.01),
+        ft.ULMFiT(learning_rate=3e-3),
+        ft.DefaultStrategy(1e-3, optimizer="sgd"),
+    ],
     ids=["l2sp", "ulmfit", "sgd"],
 )
 def test_every_strategy_trains_through_the_trainer(tmp_path, strategy):
     task = ft.TextClassificationTask(tiny_backbone(), num_classes=2, max_seq_len=32)
     before = {k: v.clone() for k, v in task.model.state_dict().items()}
-    cfg = ft.RunConfig(num_epochs=2, batch_size=16, eval_interval=100, checkpoint_dir=str(tmp_path), progress=False,
-                       tensorboard=False, plots=False, precision="bf16")
+    cfg = ft.RunConfig(
+        num_epochs=2,
+        batch_size=16,
+        eval_interval=100,
+        checkpoint_dir=str(tmp_path),
+        progress=False,
+        tensorboard=False,
+        plots=False,
+        precision="bf16",
+    )
     result = ft.Trainer(task, strategy, cfg).finetune_and_eval(toy_dataset())
     assert result.steps == 24 and result.precision == "bf16"
     changed = [k for k, v in task.model.state_dict().items() if not torch.equal(v, before[k])]
     assert "head.weight" in changed
-    if isinstance(strategy, ft.ULMFiT):  # gradual unfreezing: two epochs train the head and the top layer only
+    if isinstance(
+        strategy, ft.ULMFiT
+    ):  # gradual unfreezing: two epochs train the head and the top layer only
         assert not any(k.startswith(("encoder.embeddings", "encoder.encoder.layer.0.")) for k in changed)
         assert any(k.startswith("encoder.encoder.layer.1.") for k in changed)
 
@@ -154,8 +194,11 @@ def test_a_checkpoint_of_another_setup_is_refused(tmp_path):
 def test_user_mistakes_are_config_errors(tmp_path):
     backbone = tiny_backbone()
     with pytest.raises(ConfigError, match="num_classes"):
-        ft.Trainer(ft.TextClassificationTask(backbone, num_classes=3, max_seq_len=32), ft.AdamWeightDecay(),
-                   ft.RunConfig(checkpoint_dir=str(tmp_path))).finetune_and_eval(toy_dataset())
+        ft.Trainer(
+            ft.TextClassificationTask(backbone, num_classes=3, max_seq_len=32),
+            ft.AdamWeightDecay(),
+            ft.RunConfig(checkpoint_dir=str(tmp_path)),
+        ).finetune_and_eval(toy_dataset())
     with pytest.raises(ConfigError, match="max_seq_len"):
         ft.TextClassificationTask(backbone, num_classes=2, max_seq_len=1000)
     with pytest.raises(ConfigError, match="module"):
@@ -164,3 +207,12 @@ def test_user_mistakes_are_config_errors(tmp_path):
         ft.TextClassificationTask(backbone, num_classes=2, max_seq_len=32, label_names=["a"])
     with pytest.raises(ConfigError, match="strategy"):
         ft.Trainer(ft.TextClassificationTask(backbone, num_classes=2, max_seq_len=32), "adam")
+
+
+def test_bf16_falls_back_to_fp32_with_a_warning_where_unsupported(tmp_path, monkeypatch, caplog):
+    import finehub.finetune.trainer as trainer_mod
+
+    monkeypatch.setattr(trainer_mod, "bf16_supported", lambda device: False)
+    _, result = run_tiny(tmp_path, max_steps=2, precision="bf16", **FAST)
+    assert result.precision == "fp32"
+    assert "no native bfloat16 support" in caplog.text

@@ -1,9 +1,9 @@
 import copy
 
 import torch
+from finetune.finetune_support import tiny_backbone
 
 from finehub.finetune.vocab import extend_vocab, is_cjk, missing_cjk_chars
-from finetune.finetune_support import tiny_backbone
 
 TEXTS = ["好好看，好 w1", "坏了 坏", "差 w2", "字字字字"]
 
@@ -14,7 +14,11 @@ def test_is_cjk():
 
 def test_missing_characters_by_count_then_code_point(tmp_path):
     tok = tiny_backbone(tmp=tmp_path).tokenizer
-    assert missing_cjk_chars(tok, TEXTS, min_count=2) == ["字", "好", "坏"]  # 4, 3, 2 occurrences; 了 差 看 once
+    assert missing_cjk_chars(tok, TEXTS, min_count=2) == [
+        "字",
+        "好",
+        "坏",
+    ]  # 4, 3, 2 occurrences; 了 差 看 once
     assert missing_cjk_chars(tok, TEXTS, min_count=1) == ["字", "好", "坏", "了", "差", "看"]
 
 
@@ -31,7 +35,7 @@ def test_extend_vocab_adds_tokens_and_seeded_embedding_rows(tmp_path):
     assert weight.shape == (old.shape[0] + 3, old.shape[1]) and model.config.vocab_size == len(tok)
     assert torch.equal(weight[: old.shape[0]], old)
     noise = torch.randn(3, old.shape[1], generator=torch.Generator().manual_seed(5))
-    assert torch.allclose(weight[old.shape[0]:], old.mean(0) + old.std(0) * noise)
+    assert torch.allclose(weight[old.shape[0] :], old.mean(0) + old.std(0) * noise)
     ids = tok("好坏 w1 差")["input_ids"]
     assert tok.convert_ids_to_tokens(ids) == ["[CLS]", "好", "坏", "w1", "[UNK]", "[SEP]"]
 

@@ -12,10 +12,14 @@ from finehub.modules.text_tasks.tagging import Span, entity_scores, spans, viter
 
 def test_spans_iob2_and_bioes() -> None:
     assert spans(["B-PER", "I-PER", "O", "B-LOC", "B-LOC", "I-LOC"]) == [
-        Span("PER", 0, 2), Span("LOC", 3, 4), Span("LOC", 4, 6)
+        Span("PER", 0, 2),
+        Span("LOC", 3, 4),
+        Span("LOC", 4, 6),
     ]
     assert spans(["S-ORG", "B-PER", "I-PER", "E-PER", "O", "S-LOC"]) == [
-        Span("ORG", 0, 1), Span("PER", 1, 4), Span("LOC", 5, 6)
+        Span("ORG", 0, 1),
+        Span("PER", 1, 4),
+        Span("LOC", 5, 6),
     ]
     # conlleval: an I- that does not continue an entity of its type starts one
     assert spans(["O", "I-PER", "I-LOC", "I-LOC"]) == [Span("PER", 1, 2), Span("LOC", 2, 4)]

@@ -48,7 +48,9 @@ def test_nll_is_differentiable_and_probabilities_sum_to_one() -> None:
     crf = random_crf(2, 7)
     emissions = torch.randn(1, 3, 2, requires_grad=True)
     mask = torch.ones(1, 3, dtype=torch.bool)
-    probs = [torch.exp(-crf.nll(emissions, torch.tensor([p]), mask)) for p in itertools.product(range(2), repeat=3)]
+    probs = [
+        torch.exp(-crf.nll(emissions, torch.tensor([p]), mask)) for p in itertools.product(range(2), repeat=3)
+    ]
     assert sum(p.item() for p in probs) == pytest.approx(1.0, abs=1e-5)
     crf.nll(emissions, torch.tensor([[0, 1, 1]]), mask).sum().backward()
     assert emissions.grad is not None and crf.transitions.grad is not None

@@ -21,7 +21,9 @@ class FullEvaluator:
     name: ClassVar[str] = "full"
     epochs_per_round: int | None = None
 
-    def parent(self, finished: Sequence[FrozenTrial], rnd: int, slot: int, maximize: bool) -> FrozenTrial | None:
+    def parent(
+        self, finished: Sequence[FrozenTrial], rnd: int, slot: int, maximize: bool
+    ) -> FrozenTrial | None:
         return None
 
 
@@ -38,7 +40,9 @@ class PopulationEvaluator:
     name: ClassVar[str] = "population"
     epochs_per_round: int | None = None
 
-    def parent(self, finished: Sequence[FrozenTrial], rnd: int, slot: int, maximize: bool) -> FrozenTrial | None:
+    def parent(
+        self, finished: Sequence[FrozenTrial], rnd: int, slot: int, maximize: bool
+    ) -> FrozenTrial | None:
         by_round: dict[int, list[FrozenTrial]] = {}
         for t in finished:
             k = t.user_attrs.get(_keys.ROUND)

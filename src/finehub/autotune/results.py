@@ -1,16 +1,16 @@
 """What a study leaves in its output dir, rewritten from the storage at the end of every run::
 
-    OUTPUT_DIR/
-      study.journal          the study (default storage): `optuna-dashboard OUTPUT_DIR/study.journal`
-      trials/<number>/       log.txt, result.json, output/ (the trial's save dir)
-      best_model/            copy of the best trial's output/best_model/ (else of output/)
-      best.json              best value, params and trial
-      trials.csv             every trial: number, round, slot, state, value, duration, parent, params
-      report.md              summary, rounds, top trials, plots
-      history.png            value per trial and best so far
-      parallel.png           parallel coordinates of the normalised parameters, coloured by value
-      population.png         every trial's value per round, with the round's best and mean
-      tensorboard/           per-round scalars (best, mean, best so far, failures, best params)
+OUTPUT_DIR/
+  study.journal          the study (default storage): `optuna-dashboard OUTPUT_DIR/study.journal`
+  trials/<number>/       log.txt, result.json, output/ (the trial's save dir)
+  best_model/            copy of the best trial's output/best_model/ (else of output/)
+  best.json              best value, params and trial
+  trials.csv             every trial: number, round, slot, state, value, duration, parent, params
+  report.md              summary, rounds, top trials, plots
+  history.png            value per trial and best so far
+  parallel.png           parallel coordinates of the normalised parameters, coloured by value
+  population.png         every trial's value per round, with the round's best and mean
+  tensorboard/           per-round scalars (best, mean, best so far, failures, best params)
 """
 
 from __future__ import annotations
@@ -67,7 +67,11 @@ def records(study: Study) -> list[TrialRecord]:
     out = []
     for t in study.get_trials(deepcopy=False):
         a = t.user_attrs
-        duration = (t.datetime_complete - t.datetime_start).total_seconds() if t.datetime_complete and t.datetime_start else None
+        duration = (
+            (t.datetime_complete - t.datetime_start).total_seconds()
+            if t.datetime_complete and t.datetime_start
+            else None
+        )
         out.append(
             TrialRecord(
                 number=t.number,
@@ -86,7 +90,7 @@ def records(study: Study) -> list[TrialRecord]:
     return out
 
 
-def write_results(study: Study, space: SearchSpace, output_dir: Path, *, storage_url: str, popsize: int) -> TuneResult:
+def write_results(study: Study, space: SearchSpace, output_dir: Path, *, storage_url: str) -> TuneResult:
     from optuna.study import StudyDirection
 
     recs = records(study)
@@ -99,8 +103,13 @@ def write_results(study: Study, space: SearchSpace, output_dir: Path, *, storage
         _tensorboard(recs, output_dir / "tensorboard", maximize)
         model_dir = _export_best(best, output_dir) if best else None
         if best:
-            atomic_write_json(output_dir / "best.json", {"value": best.value, "params": best.params, "trial": best.number, "round": best.round})
-        atomic_write_text(output_dir / "report.md", _report(study, recs, best, model_dir, storage_url, maximize))
+            atomic_write_json(
+                output_dir / "best.json",
+                {"value": best.value, "params": best.params, "trial": best.number, "round": best.round},
+            )
+        atomic_write_text(
+            output_dir / "report.md", _report(study, recs, best, model_dir, storage_url, maximize)
+        )
     return TuneResult(
         best_params=dict(best.params) if best else {},
         best_value=best.value if best else None,
@@ -113,14 +122,29 @@ def write_results(study: Study, space: SearchSpace, output_dir: Path, *, storage
 
 
 def _write_csv(recs: list[TrialRecord], space: SearchSpace, path: Path) -> None:
-    head = ["number", "round", "slot", "state", "value", "duration_s", "parent", "retry_of", *space.names, "error"]
+    head = [
+        "number",
+        "round",
+        "slot",
+        "state",
+        "value",
+        "duration_s",
+        "parent",
+        "retry_of",
+        *space.names,
+        "error",
+    ]
     with atomic_path(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
         w.writerow(head)
         for r in recs:
             duration = f"{r.duration_s:.3f}" if r.duration_s is not None else ""
             fixed = [r.number, r.round, r.slot, r.state, r.value, duration, r.parent, r.retry_of]
-            w.writerow(["" if v is None else v for v in fixed] + [r.params.get(n, "") for n in space.names] + [r.error or ""])
+            w.writerow(
+                ["" if v is None else v for v in fixed]
+                + [r.params.get(n, "") for n in space.names]
+                + [r.error or ""]
+            )
 
 
 def _by_round(recs: list[TrialRecord]) -> dict[int, list[TrialRecord]]:
@@ -131,7 +155,9 @@ def _by_round(recs: list[TrialRecord]) -> dict[int, list[TrialRecord]]:
     return dict(sorted(rounds.items()))
 
 
-def _round_stats(rows: list[TrialRecord], maximize: bool) -> tuple[TrialRecord | None, float | None, int, int]:
+def _round_stats(
+    rows: list[TrialRecord], maximize: bool
+) -> tuple[TrialRecord | None, float | None, int, int]:
     """(best, mean, completed, failed); re-run interrupted trials count as failed."""
     values = [r for r in rows if r.value is not None]
     best = (max if maximize else min)(values, key=lambda r: r.value) if values else None
@@ -239,7 +265,9 @@ def _tensorboard(recs: list[TrialRecord], log_dir: Path, maximize: bool) -> None
             writer.add_scalar("round/failed", failed, k)
             if best is None:
                 continue
-            best_so_far = best.value if best_so_far is None else (max if maximize else min)(best_so_far, best.value)
+            best_so_far = (
+                best.value if best_so_far is None else (max if maximize else min)(best_so_far, best.value)
+            )
             writer.add_scalar("round/best", best.value, k)
             writer.add_scalar("round/mean", mean, k)
             writer.add_scalar("study/best_so_far", best_so_far, k)
@@ -275,7 +303,14 @@ def _fmt(v: Any) -> str:
     return "" if v is None else str(v)
 
 
-def _report(study: Study, recs: list[TrialRecord], best: TrialRecord | None, model_dir: Path | None, storage_url: str, maximize: bool) -> str:
+def _report(
+    study: Study,
+    recs: list[TrialRecord],
+    best: TrialRecord | None,
+    model_dir: Path | None,
+    storage_url: str,
+    maximize: bool,
+) -> str:
     complete = sum(r.state == "COMPLETE" for r in recs)
     failed = sum(r.state == "FAIL" for r in recs)
     rerun = sum(r.retry_of is not None for r in recs)
@@ -291,7 +326,9 @@ def _report(study: Study, recs: list[TrialRecord], best: TrialRecord | None, mod
         return "\n".join(lines) + "\n"
     lines += [
         f"- best value: **{_fmt(best.value)}** in trial {best.number} (round {best.round}), saved in `trials/{best.number}/`",
-        f"- best model: `{model_dir}`" if model_dir else "- best model: none (the best trial saved nothing here)",
+        f"- best model: `{model_dir}`"
+        if model_dir
+        else "- best model: none (the best trial saved nothing here)",
         "",
         "| parameter | best value |",
         "| --- | --- |",
@@ -304,7 +341,9 @@ def _report(study: Study, recs: list[TrialRecord], best: TrialRecord | None, mod
     ]
     for k, rows in _by_round(recs).items():
         rb, mean, n_ok, n_fail = _round_stats(rows, maximize)
-        lines.append(f"| {k} | {n_ok} | {n_fail} | {_fmt(rb.value if rb else None)} | {_fmt(mean)} | {rb.number if rb else ''} |")
+        lines.append(
+            f"| {k} | {n_ok} | {n_fail} | {_fmt(rb.value if rb else None)} | {_fmt(mean)} | {rb.number if rb else ''} |"
+        )
     done = sorted((r for r in recs if r.value is not None), key=lambda r: r.value, reverse=maximize)[:10]
     names = list(best.params)
     lines += [
@@ -313,7 +352,12 @@ def _report(study: Study, recs: list[TrialRecord], best: TrialRecord | None, mod
         "",
         "| trial | round | value | parent | " + " | ".join(names) + " |",
         "| --- | --- | --- | --- | " + " | ".join("---" for _ in names) + " |",
-        *[f"| {r.number} | {r.round} | {_fmt(r.value)} | {_fmt(r.parent)} | " + " | ".join(_fmt(r.params.get(n)) for n in names) + " |" for r in done],
+        *[
+            f"| {r.number} | {r.round} | {_fmt(r.value)} | {_fmt(r.parent)} | "
+            + " | ".join(_fmt(r.params.get(n)) for n in names)
+            + " |"
+            for r in done
+        ],
         "",
         "## Plots",
         "",

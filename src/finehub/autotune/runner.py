@@ -123,12 +123,17 @@ def tune(
     if direction not in DIRECTIONS:
         raise ConfigError("direction", f"must be maximize or minimize, got {direction!r}")
     if not 0 < 2 * heartbeat_interval < stale_after:
-        raise ConfigError("stale_after", f"must exceed twice heartbeat_interval ({heartbeat_interval:g} s), got {stale_after:g} s")
+        raise ConfigError(
+            "stale_after",
+            f"must exceed twice heartbeat_interval ({heartbeat_interval:g} s), got {stale_after:g} s",
+        )
     trial = _make_trial(objective_or_script, script_args, trial_timeout)
     space = SearchSpace.coerce(space)
     ev = make_evaluator(evaluator, epochs_per_round=epochs_per_round)
     if isinstance(trial, ScriptTrial) and epochs_per_round is not None and "epochs" in space.names:
-        raise ConfigError("epochs_per_round", "the search space already has a parameter `epochs`; drop one of the two")
+        raise ConfigError(
+            "epochs_per_round", "the search space already has a parameter `epochs`; drop one of the two"
+        )
     out = Path(output_dir).resolve()
     out.mkdir(parents=True, exist_ok=True)
     cfg = TuneConfig(
@@ -151,21 +156,27 @@ def tune(
     )
     handle, study = open_study(cfg)
     if workers == 1:
-        work(cfg)
+        work(cfg, opened=(handle, study))
     else:
         _run_workers(cfg, workers)
     from finehub.autotune.results import write_results
 
-    return write_results(study, cfg.space, cfg.output_dir, storage_url=handle.url, popsize=cfg.popsize)
+    return write_results(study, cfg.space, cfg.output_dir, storage_url=handle.url)
 
 
-def _make_trial(objective: Any, script_args: Sequence[str], timeout: float | None) -> CallableTrial | ScriptTrial:
+def _make_trial(
+    objective: Any, script_args: Sequence[str], timeout: float | None
+) -> CallableTrial | ScriptTrial:
     if isinstance(objective, (str, Path)):
         return ScriptTrial(objective, script_args, timeout=timeout)
     if script_args:
-        raise ConfigError("script_args", "extra arguments only apply to a script; pass values to the callable yourself")
+        raise ConfigError(
+            "script_args", "extra arguments only apply to a script; pass values to the callable yourself"
+        )
     if timeout is not None:
-        raise ConfigError("trial_timeout", "a timeout only applies to a script, which can be stopped; a callable cannot")
+        raise ConfigError(
+            "trial_timeout", "a timeout only applies to a script, which can be stopped; a callable cannot"
+        )
     return CallableTrial(objective)
 
 
@@ -182,11 +193,18 @@ def open_study(cfg: TuneConfig) -> tuple[StudyStorage, Study]:
     sampler = make_tuner(cfg.tuner, cfg.space, popsize=cfg.popsize, seed=cfg.seed, **cfg.tuner_options)
     with handle.lock(cfg.study_name):
         study = optuna.create_study(
-            storage=handle.storage, study_name=cfg.study_name, sampler=sampler, direction=cfg.direction, load_if_exists=True
+            storage=handle.storage,
+            study_name=cfg.study_name,
+            sampler=sampler,
+            direction=cfg.direction,
+            load_if_exists=True,
         )
         existing = study.direction.name.lower()
         if existing != cfg.direction:
-            raise StudyError(cfg.study_name, f"was created to {existing}, not to {cfg.direction}; pass --direction {existing} or another study name")
+            raise StudyError(
+                cfg.study_name,
+                f"was created to {existing}, not to {cfg.direction}; pass --direction {existing} or another study name",
+            )
         saved, sig = study.user_attrs.get(_keys.CONFIG), cfg.signature()
         if saved is None:
             study.set_user_attr(_keys.CONFIG, sig)
@@ -218,7 +236,9 @@ def _run_workers(cfg: TuneConfig, workers: int) -> None:
     ctx = multiprocessing.get_context("spawn")
     level = logger.getEffectiveLevel()
     procs = [
-        ctx.Process(target=_worker_main, args=(cfg, i, os.getpid(), level), name=f"autotune-worker-{i}", daemon=False)
+        ctx.Process(
+            target=_worker_main, args=(cfg, i, os.getpid(), level), name=f"autotune-worker-{i}", daemon=False
+        )
         for i in range(workers)
     ]
     for p in procs:
@@ -233,7 +253,10 @@ def _run_workers(cfg: TuneConfig, workers: int) -> None:
                 p.join()
     failed = [f"{p.name} (exit code {p.exitcode})" for p in procs if p.exitcode != 0]
     if failed:
-        raise StudyError(cfg.study_name, f"{', '.join(failed)} stopped with an error (see its traceback above); run the same command again to resume")
+        raise StudyError(
+            cfg.study_name,
+            f"{', '.join(failed)} stopped with an error (see its traceback above); run the same command again to resume",
+        )
 
 
 def _worker_main(cfg: TuneConfig, index: int, parent_pid: int, log_level: int) -> None:
@@ -245,11 +268,11 @@ def _worker_main(cfg: TuneConfig, index: int, parent_pid: int, log_level: int) -
     work(cfg, index)
 
 
-def work(cfg: TuneConfig, index: int = 0) -> None:
+def work(cfg: TuneConfig, index: int = 0, *, opened: tuple[StudyStorage, Study] | None = None) -> None:
     """One worker's loop (see the module docstring); returns when every round is done."""
     if cfg.devices:
         os.environ["CUDA_VISIBLE_DEVICES"] = cfg.devices[index % len(cfg.devices)]
-    handle, study = open_study(cfg)
+    handle, study = opened or open_study(cfg)
     evaluator = make_evaluator(cfg.evaluator, epochs_per_round=cfg.epochs_per_round)
     total = _budget(cfg, study)
     while True:
@@ -274,7 +297,9 @@ class _Claim:
 _DONE = object()
 
 
-def _claim(study: Study, handle: StudyStorage, cfg: TuneConfig, evaluator: Any, total: int) -> _Claim | object | None:
+def _claim(
+    study: Study, handle: StudyStorage, cfg: TuneConfig, evaluator: Any, total: int
+) -> _Claim | object | None:
     """Claim the next slot (call with the study lock held): a _Claim, None (wait) or _DONE."""
     from optuna.trial import TrialState
 
@@ -293,7 +318,10 @@ def _claim(study: Study, handle: StudyStorage, cfg: TuneConfig, evaluator: Any, 
         return None
     by_number = {t.number: t for t in trials}
     if _keys.ROUND in trial.user_attrs:
-        slot, parent = int(trial.user_attrs[_keys.SLOT]), by_number.get(trial.user_attrs.get(_keys.PARENT, -1))
+        slot, parent = (
+            int(trial.user_attrs[_keys.SLOT]),
+            by_number.get(trial.user_attrs.get(_keys.PARENT, -1)),
+        )
     else:
         slot = free[0]
         finished = [t for t in trials if t.state == TrialState.COMPLETE]
@@ -302,14 +330,20 @@ def _claim(study: Study, handle: StudyStorage, cfg: TuneConfig, evaluator: Any, 
         trial.set_user_attr(_keys.SLOT, slot)
         if parent is not None:
             trial.set_user_attr(_keys.PARENT, parent.number)
-    for key, value in ((_keys.HOST, socket.gethostname()), (_keys.PID, os.getpid()), (_keys.HEARTBEAT, time.time())):
+    for key, value in (
+        (_keys.HOST, socket.gethostname()),
+        (_keys.PID, os.getpid()),
+        (_keys.HEARTBEAT, time.time()),
+    ):
         handle.storage.set_trial_system_attr(trial._trial_id, key, value)
     cfg.space.suggest(trial)
     init_from = Path(parent.user_attrs[_keys.SAVE_DIR]) if parent is not None else None
     return _Claim(trial, rnd, slot, init_from)
 
 
-def _plan(trials: list[FrozenTrial], popsize: int, total: int) -> tuple[int, list[int], list[FrozenTrial]] | None:
+def _plan(
+    trials: list[FrozenTrial], popsize: int, total: int
+) -> tuple[int, list[int], list[FrozenTrial]] | None:
     """(round, free slots, re-queued trials) of the first unfinished round; None when all are done."""
     from optuna.trial import TrialState
 
@@ -359,8 +393,12 @@ def _run(study: Study, handle: StudyStorage, cfg: TuneConfig, claim: _Claim) -> 
     ctx.save_dir.mkdir(parents=True, exist_ok=True)
     trial.set_user_attr(_keys.SAVE_DIR, str(ctx.save_dir))
     with open(ctx.log_path, "a", encoding="utf-8") as log:
-        log.write(f"# trial {trial.number}, round {claim.round}, slot {claim.slot}, from {claim.init_from}: {ctx.params}\n")
-    logger.info("trial %d (round %d, slot %d) started: %s", trial.number, claim.round, claim.slot, _short(ctx.params))
+        log.write(
+            f"# trial {trial.number}, round {claim.round}, slot {claim.slot}, from {claim.init_from}: {ctx.params}\n"
+        )
+    logger.info(
+        "trial %d (round %d, slot %d) started: %s", trial.number, claim.round, claim.slot, _short(ctx.params)
+    )
     value, error = None, None
     beat = _Heartbeat(handle, trial._trial_id, cfg.heartbeat_interval)
     beat.start()
@@ -388,7 +426,10 @@ def _run(study: Study, handle: StudyStorage, cfg: TuneConfig, claim: _Claim) -> 
             study.tell(trial, state=TrialState.FAIL)
             logger.warning("trial %d failed: %s (log: %s)", trial.number, error, ctx.log_path)
     except (UpdateFinishedTrialError, ValueError):
-        logger.warning("trial %d was given up as interrupted by another worker meanwhile; its result is dropped", trial.number)
+        logger.warning(
+            "trial %d was given up as interrupted by another worker meanwhile; its result is dropped",
+            trial.number,
+        )
 
 
 def _short(params: Mapping[str, Any]) -> str:

@@ -90,14 +90,20 @@ class Param:
         return self.snap(v)
 
     def snap(self, v: float) -> Any:
-        """Clip to the bounds and round to the step (ints: to whole numbers)."""
+        """Clip to the bounds and round to the step (ints: to whole numbers).
+
+        Floats keep 12 significant digits, so the init value 0.001 comes back as 0.001 and not
+        as 0.0010000000000000002 after the trip through the log scale.
+        """
         low, high = float(self.low), float(self.high)  # type: ignore[arg-type]
         v = max(low, min(high, v))
         step = self.step if self.step is not None else (1 if self.type == "int" else None)
         if step is not None:
             n_max = math.floor((high - low) / step + _STEP_TOLERANCE)
             v = low + min(n_max, max(0, round((v - low) / step))) * step
-        return int(round(v)) if self.type == "int" else float(v)
+        if self.type == "int":
+            return int(round(v))
+        return max(low, min(high, float(f"{v:.12g}")))
 
     # -- optuna -----------------------------------------------------------------------------
 
@@ -114,7 +120,9 @@ class Param:
         if self.type == "categorical":
             return trial.suggest_categorical(self.name, self.choices)
         if self.type == "int":
-            return trial.suggest_int(self.name, int(self.low), int(self.high), step=int(self.step or 1), log=self.log)  # type: ignore[arg-type]
+            return trial.suggest_int(
+                self.name, int(self.low), int(self.high), step=int(self.step or 1), log=self.log
+            )  # type: ignore[arg-type]
         return trial.suggest_float(self.name, float(self.low), float(self.high), step=self.step, log=self.log)  # type: ignore[arg-type]
 
     def grid(self, points: int) -> list[Any]:
@@ -157,7 +165,9 @@ class SearchSpace:
         by_name: dict[str, Param] = {}
         for p in self.params:
             if p.name in by_name:
-                raise SearchSpaceError(p.name, "the name appears twice in param_list; give each parameter its own name")
+                raise SearchSpaceError(
+                    p.name, "the name appears twice in param_list; give each parameter its own name"
+                )
             by_name[p.name] = p
         object.__setattr__(self, "_by_name", by_name)
 
@@ -171,7 +181,9 @@ class SearchSpace:
         try:
             text = path.read_text(encoding="utf-8")
         except OSError as e:
-            raise SearchSpaceError(str(path), f"cannot read the file ({e.strerror}); pass an existing YAML file") from e
+            raise SearchSpaceError(
+                str(path), f"cannot read the file ({e.strerror}); pass an existing YAML file"
+            ) from e
         try:
             data = yaml.safe_load(text)
         except yaml.YAMLError as e:
@@ -183,11 +195,15 @@ class SearchSpace:
         """Accept ``{"param_list": [...]}`` (PaddleHub) or the bare list of entries."""
         entries = data.get("param_list") if isinstance(data, Mapping) else data
         if not isinstance(entries, list):
-            raise SearchSpaceError("param_list", "expected a list of parameter entries under the key `param_list`")
+            raise SearchSpaceError(
+                "param_list", "expected a list of parameter entries under the key `param_list`"
+            )
         return cls(tuple(_parse_entry(i, e) for i, e in enumerate(entries)))
 
     @classmethod
-    def coerce(cls, space: SearchSpace | str | Path | Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> SearchSpace:
+    def coerce(
+        cls, space: SearchSpace | str | Path | Mapping[str, Any] | Sequence[Mapping[str, Any]]
+    ) -> SearchSpace:
         if isinstance(space, SearchSpace):
             return space
         if isinstance(space, (str, Path)):
@@ -243,13 +259,17 @@ class SearchSpace:
 
 def _parse_entry(index: int, entry: Any) -> Param:
     if not isinstance(entry, Mapping):
-        raise SearchSpaceError(f"param_list[{index}]", "each entry must be a mapping with name, type and bounds")
+        raise SearchSpaceError(
+            f"param_list[{index}]", "each entry must be a mapping with name, type and bounds"
+        )
     name = entry.get("name")
     if not isinstance(name, str) or not name.strip():
         raise SearchSpaceError(f"param_list[{index}]", "missing `name`; every entry needs a string name")
     unknown = sorted(set(entry) - _KEYS)
     if unknown:
-        raise SearchSpaceError(name, f"unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(_KEYS))}")
+        raise SearchSpaceError(
+            name, f"unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(_KEYS))}"
+        )
     kind = entry.get("type")
     if kind not in TYPES:
         raise SearchSpaceError(name, f"unknown type {kind!r}; use one of: {', '.join(TYPES)}")
@@ -285,7 +305,9 @@ def _number(name: str, key: str, value: Any) -> float:
 def _parse_number(name: str, kind: str, entry: Mapping[str, Any]) -> Param:
     for key in ("greater_than", "lower_than"):
         if key not in entry:
-            raise SearchSpaceError(name, f"missing `{key}` (greater_than is the lower bound, lower_than the upper bound)")
+            raise SearchSpaceError(
+                name, f"missing `{key}` (greater_than is the lower bound, lower_than the upper bound)"
+            )
     if "choices" in entry:
         raise SearchSpaceError(name, "`choices` is only for `type: categorical`")
     low = _number(name, "greater_than", entry["greater_than"])
@@ -306,11 +328,15 @@ def _parse_number(name: str, kind: str, entry: Mapping[str, Any]) -> Param:
             raise SearchSpaceError(name, "`step` and `log: true` cannot be combined; drop one of them")
         ratio = (high - low) / step
         if abs(ratio - round(ratio)) > 1e-6:
-            raise SearchSpaceError(name, f"the range {low:g}..{high:g} is not a whole number of steps of {step:g}")
+            raise SearchSpaceError(
+                name, f"the range {low:g}..{high:g} is not a whole number of steps of {step:g}"
+            )
     if kind == "int":
         for key, value in (("greater_than", low), ("lower_than", high), ("step", step)):
             if value is not None and not float(value).is_integer():
-                raise SearchSpaceError(name, f"`{key}` of an int parameter must be a whole number, got {value:g}")
+                raise SearchSpaceError(
+                    name, f"`{key}` of an int parameter must be a whole number, got {value:g}"
+                )
     init = entry.get("init_value")
     if init is None:
         init = _midpoint(low, high, log)

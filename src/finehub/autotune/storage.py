@@ -106,7 +106,9 @@ def _open_rdb(url: str) -> StudyStorage:
     engine_kwargs: dict = {"pool_pre_ping": True}
     if backend == "sqlite":
         if not parsed.database or parsed.database == ":memory:":
-            raise ConfigError("storage", "an in-memory SQLite database cannot be shared by workers; use sqlite:///PATH")
+            raise ConfigError(
+                "storage", "an in-memory SQLite database cannot be shared by workers; use sqlite:///PATH"
+            )
         db = Path(parsed.database).resolve()
         lock_file = db.with_name(db.name + _LOCK_SUFFIX)
         engine_kwargs = {"connect_args": {"timeout": 60}}
@@ -119,9 +121,12 @@ def _open_rdb(url: str) -> StudyStorage:
         lock_sql = ("SELECT GET_LOCK(CAST(:key AS CHAR), -1)", "SELECT RELEASE_LOCK(CAST(:key AS CHAR))")
     else:
         raise ConfigError(
-            "storage", f"{backend} is not supported for studies; use a journal file, sqlite:///, postgresql:// or mysql:// URL"
+            "storage",
+            f"{backend} is not supported for studies; use a journal file, sqlite:///, postgresql:// or mysql:// URL",
         )
-    return StudyStorage(url=shown, storage=_connect(url, shown, engine_kwargs), _lock_file=lock_file, _lock_sql=lock_sql)
+    return StudyStorage(
+        url=shown, storage=_connect(url, shown, engine_kwargs), _lock_file=lock_file, _lock_sql=lock_sql
+    )
 
 
 def _postgres_driver() -> str:

@@ -34,7 +34,9 @@ logger = logging.getLogger(__name__)
 REPORT_ENV = "FINEHUB_AUTOTUNE_REPORT"
 TRIAL_ENV = "FINEHUB_AUTOTUNE_TRIAL"
 
-_ACTIVE: contextvars.ContextVar[TrialContext | None] = contextvars.ContextVar("finehub_autotune_trial", default=None)
+_ACTIVE: contextvars.ContextVar[TrialContext | None] = contextvars.ContextVar(
+    "finehub_autotune_trial", default=None
+)
 
 
 @dataclass
@@ -125,14 +127,24 @@ class CallableTrial:
         if out is not None:
             ctx.report(out)
         if ctx.reported is None:
-            raise TrialError(ctx.trial_id, "the objective returned None and reported nothing; return the metric or call ctx.report(metric)")
+            raise TrialError(
+                ctx.trial_id,
+                "the objective returned None and reported nothing; return the metric or call ctx.report(metric)",
+            )
         return _finite(ctx, ctx.reported)
 
 
 class ScriptTrial:
     """Runs a training script in a subprocess; see the module docstring for its command line."""
 
-    def __init__(self, script: str | Path, args: Sequence[str] = (), *, python: str | None = None, timeout: float | None = None):
+    def __init__(
+        self,
+        script: str | Path,
+        args: Sequence[str] = (),
+        *,
+        python: str | None = None,
+        timeout: float | None = None,
+    ):
         self.script = Path(script).resolve()
         if not self.script.is_file():
             raise ConfigError("script", f"{script} is not a file; pass the path of your training script")
@@ -160,12 +172,23 @@ class ScriptTrial:
         with open(ctx.log_path, "a", encoding="utf-8") as log:
             log.write("$ " + " ".join(cmd) + "\n")
             log.flush()
-            proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, preexec_fn=die_with_parent)
+            proc = subprocess.Popen(
+                cmd,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=env,
+                preexec_fn=die_with_parent,
+            )
             try:
                 code = proc.wait(timeout=self.timeout)
             except subprocess.TimeoutExpired:
                 _stop(proc)
-                raise TrialError(ctx.trial_id, f"the script ran longer than {self.timeout:g} s and was stopped", log_path=str(ctx.log_path)) from None
+                raise TrialError(
+                    ctx.trial_id,
+                    f"the script ran longer than {self.timeout:g} s and was stopped",
+                    log_path=str(ctx.log_path),
+                ) from None
             except BaseException:
                 _stop(proc)
                 raise

@@ -23,7 +23,9 @@ BASELINE = "sentence-transformers encode"
 FINEHUB = "finehub embed"
 
 
-def _timed(name: str, fn: Callable[[], np.ndarray], n: int, outputs: dict[str, Any], note: str = "") -> Contender:
+def _timed(
+    name: str, fn: Callable[[], np.ndarray], n: int, outputs: dict[str, Any], note: str = ""
+) -> Contender:
     def go() -> dict[str, float]:
         outputs[name] = fn()
         return {"sentences": n}
@@ -66,8 +68,12 @@ def contenders(texts: list[str], outputs: dict[str, Any], *, variants: bool) -> 
     out += [
         _timed("embed batch 128", lambda: module.embed(texts, batch_size=128), n, outputs, "fp32"),
         _timed("embed bf16 autocast", lambda: autocast(32), n, outputs, "torch.autocast per call"),
-        _timed("embed bf16 weights", lambda: bf16_module.embed(texts), n, outputs, "model.to(bfloat16), batch 32"),
-        _timed("embed bf16 weights batch 128", lambda: bf16_module.embed(texts, batch_size=128), n, outputs, ""),
+        _timed(
+            "embed bf16 weights", lambda: bf16_module.embed(texts), n, outputs, "model.to(bfloat16), batch 32"
+        ),
+        _timed(
+            "embed bf16 weights batch 128", lambda: bf16_module.embed(texts, batch_size=128), n, outputs, ""
+        ),
     ]
     return out
 
@@ -86,8 +92,16 @@ def run(*, quick: bool, threads: int) -> BenchResult:
         Figure("cosine parity (min)", min_cosine(outputs[FINEHUB], outputs[BASELINE]), "", PARITY_TARGET),
     ]
     for c in cands[2:]:
-        figures.append(ratio(stats, c.name, BASELINE, unit="sentences", name=f"{c.name} / encode",
-                             note=f"min cosine {min_cosine(outputs[c.name], outputs[BASELINE]):.5f}"))
+        figures.append(
+            ratio(
+                stats,
+                c.name,
+                BASELINE,
+                unit="sentences",
+                name=f"{c.name} / encode",
+                note=f"min cosine {min_cosine(outputs[c.name], outputs[BASELINE]):.5f}",
+            )
+        )
     words = sum(len(t.split()) for t in texts) / len(texts)
     return BenchResult(
         "embed",

@@ -73,9 +73,12 @@ class ContenderStats:
     def median_s(self) -> float:
         return statistics.median(self.seconds)
 
+    def has(self, unit: str) -> bool:
+        return all(unit in c for c in self.counts_per_rep)
+
     def rate(self, unit: str) -> float:
         """Median over repetitions of ``unit`` per second."""
-        return statistics.median(c[unit] / s for c, s in zip(self.counts_per_rep, self.seconds))
+        return statistics.median(c[unit] / s for c, s in zip(self.counts_per_rep, self.seconds, strict=True))
 
     def to_dict(self) -> dict[str, Any]:
         units = sorted({u for c in self.counts_per_rep for u in c})
@@ -165,7 +168,7 @@ def alternate(
             c.run()
     stats = [ContenderStats(c.name, c.note, [], []) for c in contenders]
     for _ in range(repeats):
-        for c, st in zip(contenders, stats):
+        for c, st in zip(contenders, stats, strict=True):
             start = clock()
             work = _as_work(c.run())
             elapsed = clock() - start
@@ -210,7 +213,9 @@ def machine_info(threads: int | None = None) -> dict[str, Any]:
         "usable_cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
         "torch_threads": threads if threads is not None else torch.get_num_threads(),
         "torch": torch.__version__,
-        "torch_bf16_cpu": bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()),
+        "torch_bf16_cpu": bool(
+            torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
+        ),
         "python": platform.python_version(),
         "platform": platform.platform(),
         "load_avg_1m": load_average(),
@@ -279,25 +284,28 @@ def render_table(result: BenchResult) -> list[Table]:
     table.add_column(f"vs {base.name}", justify="right")
     table.add_column("note", overflow="fold")
     for c in result.contenders:
-        speed = c.rate(unit) / base.rate(unit) if unit else base.median_s / c.median_s
         row = [c.name, f"{c.median_s:.4g}", f"{min(c.seconds):.4g}–{max(c.seconds):.4g}"]
-        if unit:
-            row.append(f"{c.rate(unit):,.4g}")
-        table.add_row(*row, f"{speed:.2f}x", c.note)
+        if not unit:
+            row.append(f"{base.median_s / c.median_s:.2f}x")
+        elif c.has(unit):
+            row += [f"{c.rate(unit):,.4g}", f"{c.rate(unit) / base.rate(unit):.2f}x"]
+        else:  # a reference contender measuring another unit (e.g. a matmul peak among trainers)
+            row += ["", ""]
+        table.add_row(*row, c.note)
     tables = [table]
     if result.figures:
         figs = Table(title=f"{result.title}: figures", title_justify="left")
         for col in ("figure", "value", "target", "met", "note"):
             figs.add_column(col, overflow="fold", justify="right" if col in ("value", "target") else "left")
         for f in result.figures:
-            target = "" if f.target is None else f"{f.comparison} {_fmt(f.target, f.unit)}"
+            target = "" if f.target is None else f"{f.comparison} {format_value(f.target, f.unit)}"
             met = {True: "[green]yes[/]", False: "[red]no[/]", None: ""}[f.met]
-            figs.add_row(f.name, _fmt(f.value, f.unit), target, met, f.note)
+            figs.add_row(f.name, format_value(f.value, f.unit), target, met, f.note)
         tables.append(figs)
     return tables
 
 
-def _fmt(value: float, unit: str) -> str:
+def format_value(value: float, unit: str) -> str:
     if unit == "x":
         return f"{value:.2f}x"
     if unit == "%":

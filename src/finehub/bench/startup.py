@@ -43,8 +43,9 @@ def run(*, quick: bool, threads: int) -> BenchResult:
     figures = [
         Figure("finehub --help", by[help_].median_s, "s", HELP_TARGET_S, "<="),
         Figure("import finehub over bare python", by[imp].median_s - by[bare].median_s, "s"),
-        ratio(stats, help_, torch_, name="--help speed vs `import torch`",
-              note="how much the lazy imports save"),
+        ratio(
+            stats, help_, torch_, name="--help speed vs `import torch`", note="how much the lazy imports save"
+        ),
     ]
     return BenchResult(
         "startup",

@@ -2,8 +2,9 @@
 
 A benchmark is a module exposing ``run(*, quick: bool, threads: int) -> BenchResult``; it is
 imported only when run, so listing benchmarks stays cheap. Scripts in the repository's
-``benchmarks/`` folder that measure other parts of finehub (``EXTERNAL_SCRIPTS``) run in their own
-process after the built-in ones, with ``--quick`` passed through.
+``benchmarks/`` folder that measure other parts of finehub (``EXTERNAL_SCRIPTS``, each with a
+``main()`` and its own defaults) run in their own process after the built-in ones, in the full
+``all`` run only.
 """
 
 from __future__ import annotations
@@ -32,13 +33,28 @@ class Benchmark:
 
 BENCHMARKS: tuple[Benchmark, ...] = (
     Benchmark("startup", "`import finehub` and `finehub --help` wall time", "finehub.bench.startup"),
-    Benchmark("matmul", "bf16 vs fp32 matmul GFLOP/s: the peak that training efficiency divides by", "finehub.bench.matmul"),
-    Benchmark("embed", "minilm-l6 embed vs sentence-transformers encode, with cosine parity", "finehub.bench.embed"),
-    Benchmark("finetune", "MiniLM-L6 classification fine-tuning samples/s: finehub vs transformers vs plain PyTorch", "finehub.bench.finetune"),
-    Benchmark("parity", "bf16 vs fp32 fine-tune dev accuracy on the same seed and data", "finehub.bench.parity", in_quick=False),
+    Benchmark(
+        "matmul",
+        "bf16 vs fp32 matmul GFLOP/s: the peak that training efficiency divides by",
+        "finehub.bench.matmul",
+    ),
+    Benchmark(
+        "embed", "minilm-l6 embed vs sentence-transformers encode, with cosine parity", "finehub.bench.embed"
+    ),
+    Benchmark(
+        "finetune",
+        "MiniLM-L6 classification fine-tuning samples/s: finehub vs transformers vs plain PyTorch",
+        "finehub.bench.finetune",
+    ),
+    Benchmark(
+        "parity",
+        "bf16 vs fp32 fine-tune dev accuracy on the same seed and data",
+        "finehub.bench.parity",
+        in_quick=False,
+    ),
 )
 
-# benchmarks/<file> scripts measured in their own process: `python FILE [--quick]`
+# benchmarks/<file> scripts run as `python FILE` (no arguments) in the full `all` run
 EXTERNAL_SCRIPTS = ("serving_load.py",)
 
 
@@ -81,7 +97,6 @@ def external_scripts(root: str | Path = ".") -> list[Path]:
     return [folder / name for name in EXTERNAL_SCRIPTS if (folder / name).is_file()]
 
 
-def run_script(script: Path, *, quick: bool, threads: int = DEFAULT_THREADS) -> int:
-    """Run an external benchmark script in its own process (output goes to this terminal)."""
-    env = {**os.environ, "FINEHUB_BENCH_THREADS": str(threads)}
-    return subprocess.run([sys.executable, str(script), *(["--quick"] if quick else [])], env=env).returncode
+def run_script(script: Path) -> int:
+    """Run an external benchmark script in its own process (its output goes to this terminal)."""
+    return subprocess.run([sys.executable, str(script)]).returncode

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -13,9 +13,15 @@ def register(app: typer.Typer) -> None:
 
 
 def finetune(
-    config: Annotated[Path, typer.Argument(help="YAML file with dataset, module, task, strategy, config, export sections.")],
-    checkpoint_dir: Annotated[Optional[str], typer.Option(help="Run folder (overrides config.checkpoint_dir).")] = None,
-    max_steps: Annotated[Optional[int], typer.Option(help="Stop after this many steps (overrides config.max_steps).")] = None,
+    config: Annotated[
+        Path, typer.Argument(help="YAML file with dataset, module, task, strategy, config, export sections.")
+    ],
+    checkpoint_dir: Annotated[
+        str | None, typer.Option(help="Run folder (overrides config.checkpoint_dir).")
+    ] = None,
+    max_steps: Annotated[
+        int | None, typer.Option(help="Stop after this many steps (overrides config.max_steps).")
+    ] = None,
     progress: Annotated[bool, typer.Option(help="Show the progress bar.")] = True,
 ) -> None:
     """Fine-tune a module as CONFIG describes: dev evaluation, best model, checkpoints (a rerun
@@ -42,7 +48,9 @@ def finetune(
         table.add_row(name, *(f"{m[name]:.4f}" if name in m else "-" for m in (dev, test)))
     console = Console()
     console.print(table)
-    console.print(f"{result.steps} steps in {result.train_seconds:.1f} s ({result.train_samples_per_s:.1f} samples/s), "
-                  f"best model: {result.best_model_dir}")
+    console.print(
+        f"{result.steps} steps in {result.train_seconds:.1f} s ({result.train_samples_per_s:.1f} samples/s), "
+        f"best model: {result.best_model_dir}"
+    )
     if exported is not None:
         console.print(f"exported and installed: {exported}")

@@ -69,9 +69,13 @@ class Augmentation:
     def __post_init__(self) -> None:
         lo, hi = self.scale
         if not 0 < lo <= hi <= 1:
-            raise ConfigError("augment.scale", f"must be (low, high) with 0 < low <= high <= 1, got {self.scale!r}")
+            raise ConfigError(
+                "augment.scale", f"must be (low, high) with 0 < low <= high <= 1, got {self.scale!r}"
+            )
         if not 0 < self.ratio[0] <= self.ratio[1]:
-            raise ConfigError("augment.ratio", f"must be (low, high) with 0 < low <= high, got {self.ratio!r}")
+            raise ConfigError(
+                "augment.ratio", f"must be (low, high) with 0 < low <= high, got {self.ratio!r}"
+            )
         if not 0 <= self.color_jitter < 1:
             raise ConfigError("augment.color_jitter", f"must be in [0, 1), got {self.color_jitter!r}")
 

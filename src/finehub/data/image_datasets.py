@@ -44,7 +44,9 @@ def image_folder(
         raise DataFormatError(str(folder), "no class sub-folders (one per class, holding images)")
     if {d.name for d in subdirs} <= set(SPLITS):
         if split_ratio is not None:
-            raise ConfigError("split_ratio", f"{folder} is already split into {[d.name for d in subdirs]}; drop split_ratio")
+            raise ConfigError(
+                "split_ratio", f"{folder} is already split into {[d.name for d in subdirs]}; drop split_ratio"
+            )
         trees = {d.name: _read_classes(d) for d in subdirs}
         if "train" not in trees:
             raise DataFormatError(str(folder), "has dev/test sub-folders but no train/ sub-folder")
@@ -67,7 +69,9 @@ def image_folder(
     if split_ratio is not None:
         values = [float(v) for v in split_ratio]
         if len(values) not in (2, 3):
-            raise ConfigError("split_ratio", f"give (train, dev) or (train, dev, test) fractions, got {values}")
+            raise ConfigError(
+                "split_ratio", f"give (train, dev) or (train, dev, test) fractions, got {values}"
+            )
         splits = split_examples(splits["train"], dict(zip(SPLITS, values, strict=False)), seed=seed)  # type: ignore[arg-type]
     return Dataset(name or folder.resolve().name, splits, names)
 
@@ -78,9 +82,7 @@ def _read_classes(folder: Path) -> dict[str, list[Path]]:
     if not dirs:
         raise DataFormatError(str(folder), "no class sub-folders (one per class, holding images)")
     for class_dir in dirs:
-        files = sorted(
-            p for p in class_dir.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
-        )
+        files = sorted(p for p in class_dir.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
         if not files:
             raise DataFormatError(
                 str(class_dir), f"no images in this class folder (looked for {', '.join(IMAGE_SUFFIXES)})"

@@ -98,7 +98,11 @@ class Callback:
 
 def scalars(metrics: Mapping[str, Any] | None) -> dict[str, float]:
     """The numeric entries of a metrics dict (confusion matrices and the like left out)."""
-    return {k: float(v) for k, v in (metrics or {}).items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    return {
+        k: float(v)
+        for k, v in (metrics or {}).items()
+        if isinstance(v, (int, float)) and not isinstance(v, bool)
+    }
 
 
 class EarlyStopping(Callback):
@@ -109,7 +113,25 @@ class EarlyStopping(Callback):
 
     def on_evaluate(self, state: TrainerState, control: TrainerControl) -> None:
         if state.evals_since_best >= self.patience:
-            log.info("Early stop at step %d: no better %s in %d evaluations", state.step, state.main_metric, self.patience)
+            log.info(
+                "Early stop at step %d: no better %s in %d evaluations",
+                state.step,
+                state.main_metric,
+                self.patience,
+            )
+            control.stop = True
+
+
+class TimeLimit(Callback):
+    """Stop once training (evaluation excluded) has taken ``seconds``; the run still ends with a
+    dev evaluation, a checkpoint and the test of the best model."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+
+    def on_step_end(self, state: TrainerState, control: TrainerControl) -> None:
+        if state.train_seconds >= self.seconds and state.step < state.total_steps:
+            log.info("Time limit of %.0f s reached at step %d", self.seconds, state.step)
             control.stop = True
 
 
@@ -128,16 +150,38 @@ class MetricsLog(Callback):
 
     def on_step_end(self, state: TrainerState, control: TrainerControl) -> None:
         if state.logged:
-            self._write({"event": "train", "step": state.step, "epoch": round(state.step / state.steps_per_epoch, 4),
-                         "loss": state.loss, "lr": state.lr, "samples_per_s": state.samples_per_s})
+            self._write(
+                {
+                    "event": "train",
+                    "step": state.step,
+                    "epoch": round(state.step / state.steps_per_epoch, 4),
+                    "loss": state.loss,
+                    "lr": state.lr,
+                    "samples_per_s": state.samples_per_s,
+                }
+            )
 
     def on_evaluate(self, state: TrainerState, control: TrainerControl) -> None:
-        self._write({"event": "eval", "split": "dev", "step": state.step, **(state.eval_metrics or {}),
-                     "best": state.best_step == state.step})
+        self._write(
+            {
+                "event": "eval",
+                "split": "dev",
+                "step": state.step,
+                **(state.eval_metrics or {}),
+                "best": state.best_step == state.step,
+            }
+        )
 
     def on_train_end(self, state: TrainerState, control: TrainerControl) -> None:
         if state.test_metrics is not None:
-            self._write({"event": "test", "split": "test", "step": state.best_step or state.step, **state.test_metrics})
+            self._write(
+                {
+                    "event": "test",
+                    "split": "test",
+                    "step": state.best_step or state.step,
+                    **state.test_metrics,
+                }
+            )
 
     def _write(self, record: dict[str, Any]) -> None:
         with open(self.path, "a", encoding="utf-8") as fh:
@@ -242,7 +286,13 @@ class ProgressBar(Callback):
         )
         self.progress.start()
         self.task_id = self.progress.add_task(
-            "train", total=state.total_steps, completed=state.step, epoch=state.epoch + 1, loss="-", lr="-", speed="-"
+            "train",
+            total=state.total_steps,
+            completed=state.step,
+            epoch=state.epoch + 1,
+            loss="-",
+            lr="-",
+            speed="-",
         )
         if state.resumed_from is not None:
             self.console.print(f"Resumed from step {state.resumed_from} ({state.checkpoint})")
@@ -259,7 +309,7 @@ class ProgressBar(Callback):
         self.progress.console.print(f"step {state.step:>6}  dev  {values}{mark}")
 
     def on_early_stop(self, state: TrainerState, control: TrainerControl) -> None:
-        self.progress.console.print(f"Stopped at step {state.step}: no better {state.main_metric} lately.")
+        self.progress.console.print(f"Stopped early at step {state.step} of {state.total_steps}.")
 
     def on_train_end(self, state: TrainerState, control: TrainerControl) -> None:
         self.close()

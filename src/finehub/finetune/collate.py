@@ -77,7 +77,9 @@ def encode_texts(
     np.cumsum([len(x) for x in ids], out=offsets[1:])
     flat = np.fromiter((t for seq in ids for t in seq), dtype=np.int64, count=int(offsets[-1]))
     type_flat = (
-        np.fromiter((t for seq in types for t in seq), dtype=np.int64, count=int(offsets[-1])) if pairs else None
+        np.fromiter((t for seq in types for t in seq), dtype=np.int64, count=int(offsets[-1]))
+        if pairs
+        else None
     )
     return EncodedSplit(flat, offsets, type_flat, labels)
 
@@ -96,7 +98,10 @@ def collate(split: EncodedSplit, indices: Sequence[int] | np.ndarray, pad_id: in
     gather = (starts[:, None] + np.arange(width)[None, :])[mask]
     input_ids = np.full((len(indices), width), pad_id, dtype=np.int64)
     input_ids[mask] = split.ids[gather]
-    batch = {"input_ids": torch.from_numpy(input_ids), "attention_mask": torch.from_numpy(mask.astype(np.int64))}
+    batch = {
+        "input_ids": torch.from_numpy(input_ids),
+        "attention_mask": torch.from_numpy(mask.astype(np.int64)),
+    }
     if split.type_ids is not None:
         type_ids = np.zeros((len(indices), width), dtype=np.int64)
         type_ids[mask] = split.type_ids[gather]
@@ -117,7 +122,13 @@ class LengthBucketSampler:
     """
 
     def __init__(
-        self, lengths: np.ndarray, batch_size: int, *, seed: int = 0, shuffle: bool = True, pool_batches: int = 50
+        self,
+        lengths: np.ndarray,
+        batch_size: int,
+        *,
+        seed: int = 0,
+        shuffle: bool = True,
+        pool_batches: int = 50,
     ) -> None:
         import numpy as np
 

@@ -38,7 +38,8 @@ def export_folder(
         fields = task.export_files(tmp)
         files = sorted(p for p in tmp.rglob("*") if p.is_file())
         assets = tuple(
-            Asset(path=p.relative_to(tmp).as_posix(), sha256=sha256_file(p), size=p.stat().st_size) for p in files
+            Asset(path=p.relative_to(tmp).as_posix(), sha256=sha256_file(p), size=p.stat().st_size)
+            for p in files
         )
         config = dict(fields.pop("config"))
         if provenance:

@@ -19,17 +19,19 @@ def plot_curves(records: Sequence[Mapping[str, Any]], path: Path, main_metric: s
     matplotlib.use("Agg")
     from matplotlib.figure import Figure
 
-    train = [(r["step"], r["loss"]) for r in records if r.get("event") == "train" and r.get("loss") is not None]
+    train = [
+        (r["step"], r["loss"]) for r in records if r.get("event") == "train" and r.get("loss") is not None
+    ]
     dev = [(r["step"], r[main_metric]) for r in records if r.get("event") == "eval" and main_metric in r]
     fig = Figure(figsize=(8, 4.5), dpi=100)
     ax = fig.add_subplot()
     if train:
-        ax.plot(*zip(*train), color="tab:blue", linewidth=1, label="train loss")
+        ax.plot(*zip(*train, strict=True), color="tab:blue", linewidth=1, label="train loss")
     ax.set_xlabel("step")
     ax.set_ylabel("train loss", color="tab:blue")
     if dev:
         ax2 = ax.twinx()
-        ax2.plot(*zip(*dev), color="tab:orange", marker="o", label=f"dev {main_metric}")
+        ax2.plot(*zip(*dev, strict=True), color="tab:orange", marker="o", label=f"dev {main_metric}")
         ax2.set_ylabel(f"dev {main_metric}", color="tab:orange")
     ax.set_title("fine-tuning")
     ax.grid(alpha=0.3)
@@ -77,7 +79,9 @@ def render_report(state: TrainerState) -> str:
         _metrics_table({"best dev": state.best_metrics, "test": state.test_metrics}),
         "",
     ]
-    matrix = (state.test_metrics or {}).get("confusion_matrix") or (state.best_metrics or {}).get("confusion_matrix")
+    matrix = (state.test_metrics or {}).get("confusion_matrix") or (state.best_metrics or {}).get(
+        "confusion_matrix"
+    )
     if matrix:
         split = "test" if (state.test_metrics or {}).get("confusion_matrix") else "dev"
         parts += [f"### Confusion matrix ({split})", "", _confusion(matrix, state.label_names), ""]
@@ -88,7 +92,11 @@ def render_report(state: TrainerState) -> str:
         _table(
             ["", ""],
             [
-                ["steps", f"{state.step} / {state.total_steps}" + (" (stopped early)" if state.stopped_early else "")],
+                [
+                    "steps",
+                    f"{state.step} / {state.total_steps}"
+                    + (" (stopped early)" if state.stopped_early else ""),
+                ],
                 ["training time", f"{state.train_seconds:.1f} s"],
                 ["samples trained", state.samples_seen],
                 ["training speed", f"{speed:.1f} samples/s"],

@@ -63,10 +63,7 @@ class SlantedTriangular:
 
     def __call__(self, step: int) -> float:
         cut = max(1, int(self.total_steps * self.cut_fraction))
-        if step < cut:
-            p = step / cut
-        else:
-            p = max(0.0, 1 - (step - cut) / max(1, self.total_steps - cut))
+        p = step / cut if step < cut else max(0.0, 1 - (step - cut) / max(1, self.total_steps - cut))
         return (1 + p * (self.ratio - 1)) / self.ratio
 
 

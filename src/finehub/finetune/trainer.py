@@ -96,12 +96,21 @@ class Trainer:
     (metrics.jsonl, TensorBoard, early stopping, progress bar, curves, report, as configured)."""
 
     def __init__(
-        self, task: Task, strategy: Strategy, config: RunConfig | None = None, *, callbacks: Iterable[Callback] = ()
+        self,
+        task: Task,
+        strategy: Strategy,
+        config: RunConfig | None = None,
+        *,
+        callbacks: Iterable[Callback] = (),
     ) -> None:
         if not isinstance(task, Task):
-            raise ConfigError("task", f"expected a finehub task such as TextClassificationTask, got {type(task).__name__}")
+            raise ConfigError(
+                "task", f"expected a finehub task such as TextClassificationTask, got {type(task).__name__}"
+            )
         if not isinstance(strategy, Strategy):
-            raise ConfigError("strategy", f"expected a strategy such as AdamWeightDecay, got {type(strategy).__name__}")
+            raise ConfigError(
+                "strategy", f"expected a strategy such as AdamWeightDecay, got {type(strategy).__name__}"
+            )
         if config is not None and not isinstance(config, RunConfig):
             raise ConfigError("config", f"expected a RunConfig, got {type(config).__name__}")
         self.task, self.strategy, self.config = task, strategy, config or RunConfig()
@@ -155,8 +164,13 @@ class Trainer:
                 "steps per epoch": steps_per_epoch,
             },
         )
-        identity = {"total_steps": total_steps, "steps_per_epoch": steps_per_epoch, "train_size": len(train),
-                    "batch_size": cfg.batch_size, "seed": cfg.seed}
+        identity = {
+            "total_steps": total_steps,
+            "steps_per_epoch": steps_per_epoch,
+            "train_size": len(train),
+            "batch_size": cfg.batch_size,
+            "seed": cfg.seed,
+        }
         pending = (0.0, 0)  # loss sum and steps since the last training log, so logs survive a resume
         ckpt_file = latest_checkpoint(run / CHECKPOINTS)
         if ckpt_file is None:
@@ -168,8 +182,11 @@ class Trainer:
                 model.load_state_dict(ckpt["model"])
                 opt.load_state_dict(ckpt["optimization"])
             except (RuntimeError, ValueError, KeyError) as e:
-                raise CheckpointError(str(ckpt_file), f"does not fit this task's model or strategy ({e}). "
-                                      "Use a new checkpoint_dir for a different setup.") from e
+                raise CheckpointError(
+                    str(ckpt_file),
+                    f"does not fit this task's model or strategy ({e}). "
+                    "Use a new checkpoint_dir for a different setup.",
+                ) from e
             set_rng_state(ckpt["rng"])
             saved = {k: v for k, v in ckpt["trainer"].items() if k in TrainerState.__dataclass_fields__}
             state = replace(state, **saved, resumed_from=saved["step"], checkpoint=ckpt_file)
@@ -201,8 +218,16 @@ class Trainer:
                 "samples_seen": state.samples_seen,
                 "pending_log": (loss_sum.item(), log_steps),
             }
-            save_checkpoint(path, {"model": model.state_dict(), "optimization": opt.state_dict(), "rng": rng_state(),
-                                   "trainer": trainer_state, "config": cfg.to_dict()})
+            save_checkpoint(
+                path,
+                {
+                    "model": model.state_dict(),
+                    "optimization": opt.state_dict(),
+                    "rng": rng_state(),
+                    "trainer": trainer_state,
+                    "config": cfg.to_dict(),
+                },
+            )
             prune_checkpoints(run / CHECKPOINTS, cfg.keep_checkpoints)
             return path
 
@@ -216,7 +241,9 @@ class Trainer:
                 opt.on_epoch_start(epoch)
                 for indices in sampler.iter_from(epoch, position):
                     t0 = time.perf_counter()
-                    batch = {k: v.to(device, non_blocking=True) for k, v in task.collate(train, indices).items()}
+                    batch = {
+                        k: v.to(device, non_blocking=True) for k, v in task.collate(train, indices).items()
+                    }
                     labels = batch.pop("labels")
                     with autocast():
                         loss = task.loss(model(**batch), labels)
@@ -230,7 +257,11 @@ class Trainer:
                     opt.optimizer.zero_grad(set_to_none=True)
                     loss_sum += loss.detach()  # no host sync here; .item() only at log steps
                     step, seconds = state.step + 1, time.perf_counter() - t0
-                    log_steps, log_samples, log_seconds = log_steps + 1, log_samples + len(indices), log_seconds + seconds
+                    log_steps, log_samples, log_seconds = (
+                        log_steps + 1,
+                        log_samples + len(indices),
+                        log_seconds + seconds,
+                    )
                     logged = step % cfg.log_interval == 0 or step == total_steps
                     state = replace(
                         state,
@@ -241,8 +272,12 @@ class Trainer:
                         logged=logged,
                     )
                     if logged:
-                        state = replace(state, loss=loss_sum.item() / log_steps, lr=opt.lr,
-                                        samples_per_s=log_samples / max(log_seconds, 1e-9))
+                        state = replace(
+                            state,
+                            loss=loss_sum.item() / log_steps,
+                            lr=opt.lr,
+                            samples_per_s=log_samples / max(log_seconds, 1e-9),
+                        )
                         loss_sum.zero_()
                         log_steps, log_samples, log_seconds = 0, 0, 0.0
                     control.evaluate = step % cfg.eval_interval == 0 or step == total_steps
@@ -251,7 +286,9 @@ class Trainer:
                     control.evaluate = control.evaluate or control.stop  # a run always ends evaluated
 
                     if control.evaluate and dev is not None:
-                        metrics = evaluate(task, dev, batch_size=eval_batch_size, device=device, autocast=autocast)
+                        metrics = evaluate(
+                            task, dev, batch_size=eval_batch_size, device=device, autocast=autocast
+                        )
                         state = self._record_eval(state, metrics)
                         fire("on_evaluate")
                     if control.stop or step == total_steps:
@@ -306,8 +343,14 @@ class Trainer:
         batch_size = self.config.eval_batch_size or 2 * self.config.batch_size
         return evaluate(self.task, split, batch_size=batch_size, device=device, autocast=autocast)
 
-    def export(self, name: str, version: str = "1.0.0", output_dir: str | Path | None = None, *,
-               install_module: bool = True) -> Path:
+    def export(
+        self,
+        name: str,
+        version: str = "1.0.0",
+        output_dir: str | Path | None = None,
+        *,
+        install_module: bool = True,
+    ) -> Path:
         """Write the task's current weights (the best ones after ``finetune_and_eval``) as module
         folder ``<output_dir>/<name>-<version>`` (default output_dir: ``<run>/export``), install it
         so ``finehub.Module(name)`` loads it, and return the installed folder (or the written one)."""
@@ -342,7 +385,9 @@ class Trainer:
         state = replace(state, eval_metrics=metrics)
         if not better:
             return replace(state, evals_since_best=state.evals_since_best + 1)
-        state = replace(state, best_metric=value, best_step=state.step, best_metrics=metrics, evals_since_best=0)
+        state = replace(
+            state, best_metric=value, best_step=state.step, best_metrics=metrics, evals_since_best=0
+        )
         self._save_best(state)
         return state
 
@@ -355,8 +400,11 @@ class Trainer:
         if state is not None:
             out.update(step=state.step, dev_metrics=scalars(state.eval_metrics))
         elif self.result is not None:
-            out.update(step=self.result.best_step, dev_metrics=scalars(self.result.best_dev_metrics),
-                       test_metrics=scalars(self.result.test_metrics))
+            out.update(
+                step=self.result.best_step,
+                dev_metrics=scalars(self.result.best_dev_metrics),
+                test_metrics=scalars(self.result.test_metrics),
+            )
         return out
 
 
@@ -399,14 +447,19 @@ def _autocast(device: torch.device, precision: str) -> tuple[Callable[[], Any], 
     import torch
 
     if precision == "bf16":
-        if device.type == "cuda":
-            supported = torch.cuda.is_bf16_supported()
-        else:
-            supported = torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
-        if supported:
+        if bf16_supported(device):
             return (lambda: torch.autocast(device.type, dtype=torch.bfloat16)), "bf16"
         log.warning("This %s has no native bfloat16 support; training in fp32 instead", device.type.upper())
     return contextlib.nullcontext, "fp32"
+
+
+def bf16_supported(device: torch.device) -> bool:
+    """Native bfloat16 matmuls: an Ampere+ GPU, or a CPU with AVX512-BF16/AMX (oneDNN's check)."""
+    import torch
+
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    return torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
 
 
 def _check_same_run(ckpt: dict[str, Any], path: Path, identity: dict[str, Any]) -> None:

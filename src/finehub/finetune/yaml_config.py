@@ -78,8 +78,9 @@ def read_yaml(path: Path) -> dict[str, Any]:
         data = yaml.load(text, Loader=_loader())  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
-        raise DataFormatError(str(path), f"invalid YAML: {getattr(e, 'problem', e)}",
-                              line=mark.line + 1 if mark else None) from e
+        raise DataFormatError(
+            str(path), f"invalid YAML: {getattr(e, 'problem', e)}", line=mark.line + 1 if mark else None
+        ) from e
     if not isinstance(data, dict):
         raise ConfigError(str(path), "must be a YAML mapping with sections " + ", ".join(SECTIONS))
     return data
@@ -120,7 +121,9 @@ def _dataset(cfg: Mapping[str, Any]) -> Dataset:
 
     _known("dataset", cfg, ("name", "subset", "seed", "options"))
     if "name" not in cfg:
-        raise ConfigError("dataset.name", f"is missing; built-in datasets: {', '.join(datasets.list_datasets())}")
+        raise ConfigError(
+            "dataset.name", f"is missing; built-in datasets: {', '.join(datasets.list_datasets())}"
+        )
     ds = datasets.load(cfg["name"], **dict(cfg.get("options") or {}))
     if cfg.get("subset"):
         ds = ds.subset(dict(cfg["subset"]), seed=int(cfg.get("seed", 0)))
@@ -148,12 +151,23 @@ def _task(cfg: Mapping[str, Any], module: Any, dataset: Dataset) -> Task:
     args.setdefault("num_classes", dataset.num_classes)
     args.setdefault("label_names", dataset.label_names)
     cls = getattr(tasks, TASK_TYPES[kind])
-    return _construct("task", cls, {"module": module, **args}, hidden=("module", "extend_vocab_from"),
-                      extra=("type", "extend_vocab"))
+    return _construct(
+        "task",
+        cls,
+        {"module": module, **args},
+        hidden=("module", "extend_vocab_from"),
+        extra=("type", "extend_vocab"),
+    )
 
 
-def _construct(section: str, cls: type, args: dict[str, Any], *, hidden: tuple[str, ...] = (),
-               extra: tuple[str, ...] = ()) -> Any:
+def _construct(
+    section: str,
+    cls: type,
+    args: dict[str, Any],
+    *,
+    hidden: tuple[str, ...] = (),
+    extra: tuple[str, ...] = (),
+) -> Any:
     """``cls(**args)`` after checking the keys; ConfigErrors get the section as a prefix."""
     params = [p for p in inspect.signature(cls).parameters if p not in hidden and p != "_"]
     _known(section, {k: v for k, v in args.items() if k not in hidden}, (*params, *extra))
@@ -174,7 +188,9 @@ def _known(section: str, given: Mapping[str, Any], allowed: tuple[str, ...] | li
     unknown = [k for k in given if k not in allowed]
     if unknown:
         where = f"{section}.{unknown[0]}" if section else str(unknown[0])
-        raise ConfigError(where, f"unknown key; accepted keys{' in ' + section if section else ''}: {', '.join(allowed)}")
+        raise ConfigError(
+            where, f"unknown key; accepted keys{' in ' + section if section else ''}: {', '.join(allowed)}"
+        )
 
 
 def _loader() -> type:

@@ -53,13 +53,17 @@ class CRF(nn.Module):
         score = score + self.transitions[tags[:, :-1], tags[:, 1:]].mul(m[:, 1:]).sum(1)
         last = (mask.sum(1) - 1).clamp(min=0)
         nonempty = mask[:, 0].to(emissions.dtype)
-        score = score + (self.start[tags[:, 0]] + self.end[tags.gather(1, last[:, None]).squeeze(1)]) * nonempty
+        score = (
+            score + (self.start[tags[:, 0]] + self.end[tags.gather(1, last[:, None]).squeeze(1)]) * nonempty
+        )
         return score
 
     def _log_partition(self, emissions: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         alpha = self.start + emissions[:, 0]  # B×T
         for i in range(1, emissions.shape[1]):
-            step = torch.logsumexp(alpha.unsqueeze(2) + self.transitions + emissions[:, i].unsqueeze(1), dim=1)
+            step = torch.logsumexp(
+                alpha.unsqueeze(2) + self.transitions + emissions[:, i].unsqueeze(1), dim=1
+            )
             alpha = torch.where(mask[:, i : i + 1], step, alpha)
         return torch.logsumexp(alpha + self.end, dim=1) * mask[:, 0].to(emissions.dtype)
 

@@ -54,7 +54,9 @@ class RoundTuner(BaseSampler, abc.ABC):
 
     def __init__(self, space: SearchSpace, *, popsize: int, seed: int = 0) -> None:
         if popsize < self.min_popsize:
-            raise ConfigError("popsize", f"{self.name} needs a population of at least {self.min_popsize}, got {popsize}")
+            raise ConfigError(
+                "popsize", f"{self.name} needs a population of at least {self.min_popsize}, got {popsize}"
+            )
         self.space = space
         self.popsize = popsize
         self.seed = seed
@@ -79,7 +81,9 @@ class RoundTuner(BaseSampler, abc.ABC):
             return {}
         rnd, slot = _keys.position(trial, self.popsize)
         if slot >= self.popsize:
-            raise ConfigError("popsize", f"trial {trial.number} has slot {slot}, but the tuner's popsize is {self.popsize}")
+            raise ConfigError(
+                "popsize", f"trial {trial.number} has slot {slot}, but the tuner's popsize is {self.popsize}"
+            )
         return self.space.decode(self._round(rnd, self.losses(study, rnd))[slot])
 
     def sample_independent(

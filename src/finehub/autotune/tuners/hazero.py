@@ -36,6 +36,7 @@ class HAZero(RoundTuner):
                 opt.tell(list(zip(xs, told, strict=True)))
         return np.array([opt.ask() for _ in range(self.popsize)])
 
+
 def _penalise_failures(losses: np.ndarray) -> np.ndarray | None:
     ok = np.isfinite(losses)
     if not ok.any():

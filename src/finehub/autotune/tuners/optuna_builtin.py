@@ -26,7 +26,9 @@ class PerTrialSampler(BaseSampler):
     budget (``max_trials``), which replaces GridSampler's stop signal.
     """
 
-    def __init__(self, name: str, make: Callable[[int], BaseSampler], *, seed: int, max_trials: int | None = None):
+    def __init__(
+        self, name: str, make: Callable[[int], BaseSampler], *, seed: int, max_trials: int | None = None
+    ):
         self.name, self._make, self.seed, self.max_trials = name, make, seed, max_trials
         self._cache: tuple[int, BaseSampler] | None = None
 
@@ -44,7 +46,9 @@ class PerTrialSampler(BaseSampler):
     def infer_relative_search_space(self, study: Study, trial: FrozenTrial) -> dict[str, BaseDistribution]:
         return self._inner(trial).infer_relative_search_space(study, trial)
 
-    def sample_relative(self, study: Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution]) -> dict[str, Any]:
+    def sample_relative(
+        self, study: Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution]
+    ) -> dict[str, Any]:
         return self._inner(trial).sample_relative(study, trial, search_space)
 
     def sample_independent(

@@ -52,7 +52,9 @@ def digit_share(text: str) -> float:
 @register_dataset("bbc-news-numeric")
 def bbc_news_numeric(*, seed: int = 0) -> Dataset:
     news = _topics(seed)
-    splits = {s: [TextExample(ex.text_a, digit_share(ex.text_a)) for ex in exs] for s, exs in news.splits.items()}
+    splits = {
+        s: [TextExample(ex.text_a, digit_share(ex.text_a)) for ex in exs] for s, exs in news.splits.items()
+    }
     return Dataset("bbc-news-numeric", splits, task="regression")
 
 
@@ -68,7 +70,9 @@ def bbc_news_pairs(*, seed: int = 0) -> Dataset:
         pairs = []
         for i, ex in enumerate(examples):
             same = i % 2 == 0
-            pool = by_topic[ex.label] if same else [j for t, js in by_topic.items() if t != ex.label for j in js]  # type: ignore[index]
+            pool = (
+                by_topic[ex.label] if same else [j for t, js in by_topic.items() if t != ex.label for j in js]
+            )  # type: ignore[index]
             j = rng.choice([j for j in pool if j != i])
             pairs.append(TextExample(ex.text_a, int(same), examples[j].text_a))
         splits[split] = pairs

@@ -22,7 +22,9 @@ def digits(*, seed: int = 0) -> Dataset:
     import numpy as np
     from PIL import Image
 
-    sk_datasets = require("sklearn.datasets", package="scikit-learn", extra="datasets", feature="The 'digits' dataset")
+    sk_datasets = require(
+        "sklearn.datasets", package="scikit-learn", extra="datasets", feature="The 'digits' dataset"
+    )
     data = sk_datasets.load_digits()
     examples = []
     for pixels, target in zip(data.images, data.target, strict=True):

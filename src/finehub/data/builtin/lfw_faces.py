@@ -22,7 +22,9 @@ FACES = 100  # lfw_subset(): images [0, 100) are faces, [100, 200) are not
 def lfw_faces(*, seed: int = 0) -> Dataset:
     import numpy as np
 
-    sk_data = require("skimage.data", package="scikit-image", extra="datasets", feature="The 'lfw-faces' dataset")
+    sk_data = require(
+        "skimage.data", package="scikit-image", extra="datasets", feature="The 'lfw-faces' dataset"
+    )
     images = sk_data.lfw_subset()
     examples = [
         ImageExample(np.round(img * 255).astype(np.uint8), int(i < FACES)) for i, img in enumerate(images)

@@ -44,7 +44,10 @@ class TextTask(Task):
         backbone = as_text_backbone(module)
         limit = getattr(backbone.model.config, "max_position_embeddings", None) or backbone.max_seq_len
         if not isinstance(max_seq_len, int) or isinstance(max_seq_len, bool) or not 2 <= max_seq_len <= limit:
-            raise ConfigError("max_seq_len", f"must be an integer from 2 to {limit} (the encoder's limit), got {max_seq_len!r}")
+            raise ConfigError(
+                "max_seq_len",
+                f"must be an integer from 2 to {limit} (the encoder's limit), got {max_seq_len!r}",
+            )
         pooling = pooling or backbone.pooling
         if pooling not in POOLINGS:
             raise ConfigError("pooling", f"must be one of {list(POOLINGS)}, got {pooling!r}")
@@ -60,7 +63,9 @@ class TextTask(Task):
         if extend_vocab_from is not None:
             self.tokenizer = copy.deepcopy(backbone.tokenizer)
             texts = [self.vocab_text(x) for x in extend_vocab_from]
-            self.added_tokens = extend_vocab(self.tokenizer, backbone.model, texts, min_count=vocab_min_count, seed=seed)
+            self.added_tokens = extend_vocab(
+                self.tokenizer, backbone.model, texts, min_count=vocab_min_count, seed=seed
+            )
         self.pad_id = self.tokenizer.pad_token_id or 0
 
     @staticmethod
@@ -99,7 +104,9 @@ class TextTask(Task):
 
 def check_num_classes(num_classes: Any, *, minimum: int, what: str = "classes") -> int:
     if not isinstance(num_classes, int) or isinstance(num_classes, bool) or num_classes < minimum:
-        raise ConfigError("num_classes", f"must be an integer >= {minimum} (the number of {what}), got {num_classes!r}")
+        raise ConfigError(
+            "num_classes", f"must be an integer >= {minimum} (the number of {what}), got {num_classes!r}"
+        )
     return num_classes
 
 

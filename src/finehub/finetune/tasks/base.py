@@ -49,7 +49,7 @@ class Task(ABC):
     def greater_is_better(self) -> bool:
         return higher_is_better(self.main_metric)
 
-    def bind(self, dataset: Dataset) -> None:
+    def bind(self, dataset: Dataset) -> None:  # noqa: B027 - an optional hook
         """Check the dataset fits the task before training on it (labels, classes)."""
 
     def encode(self, examples: Sequence[TextExample], *, split: str = "data") -> EncodedSplit:

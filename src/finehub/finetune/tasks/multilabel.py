@@ -47,45 +47,71 @@ class MultiLabelClassificationTask(TextTask):
     ) -> None:
         from finehub.modules.text_classifier.network import TextClassifierNet
 
-        super().__init__(module, max_seq_len=max_seq_len, pooling=pooling, dropout=dropout,
-                         extend_vocab_from=extend_vocab_from, vocab_min_count=vocab_min_count, metrics=metrics,
-                         main_metric=main_metric, seed=seed)
+        super().__init__(
+            module,
+            max_seq_len=max_seq_len,
+            pooling=pooling,
+            dropout=dropout,
+            extend_vocab_from=extend_vocab_from,
+            vocab_min_count=vocab_min_count,
+            metrics=metrics,
+            main_metric=main_metric,
+            seed=seed,
+        )
         self.num_classes = check_num_classes(num_classes, minimum=1, what="labels")
         self.label_names = check_label_names(label_names, num_classes)
         if not isinstance(threshold, (int, float)) or not 0 < threshold < 1:
             raise ConfigError("threshold", f"must be a number in (0, 1), got {threshold!r}")
         self.threshold = float(threshold)
-        self.model = self.seeded(lambda: TextClassifierNet(
-            self.backbone.model, self.backbone.hidden_size, num_classes, pooling=self.pooling, dropout=self.dropout
-        ))
+        self.model = self.seeded(
+            lambda: TextClassifierNet(
+                self.backbone.model,
+                self.backbone.hidden_size,
+                num_classes,
+                pooling=self.pooling,
+                dropout=self.dropout,
+            )
+        )
 
     def __repr__(self) -> str:
-        return (f"MultiLabelClassificationTask(num_classes={self.num_classes}, max_seq_len={self.max_seq_len}, "
-                f"threshold={self.threshold}, pooling={self.pooling!r}, added_tokens={len(self.added_tokens)})")
+        return (
+            f"MultiLabelClassificationTask(num_classes={self.num_classes}, max_seq_len={self.max_seq_len}, "
+            f"threshold={self.threshold}, pooling={self.pooling!r}, added_tokens={len(self.added_tokens)})"
+        )
 
     def bind(self, dataset: Dataset) -> None:
         if dataset.task != "multilabel" or dataset.num_classes != self.num_classes:
             raise ConfigError(
-                "dataset", f"{dataset.name!r} is a {dataset.task} dataset with {dataset.num_classes} labels; this task "
+                "dataset",
+                f"{dataset.name!r} is a {dataset.task} dataset with {dataset.num_classes} labels; this task "
                 f"needs a multilabel dataset with {self.num_classes} (load one with task='multilabel')",
             )
         if self.label_names == [str(i) for i in range(self.num_classes)]:
             self.label_names = list(dataset.label_names)
 
     def encoding_key(self, examples: Sequence[TextExample]) -> str:
-        return text_digest([(e.text_a, e.text_b, e.label) for e in examples], self.max_seq_len, len(self.tokenizer))  # type: ignore[misc]
+        return text_digest(
+            [(e.text_a, e.text_b, e.label) for e in examples], self.max_seq_len, len(self.tokenizer)
+        )  # type: ignore[misc]
 
     def encode_examples(self, examples: Sequence[TextExample], *, split: str) -> EncodedSplit:
         import numpy as np
 
         labels = np.zeros((len(examples), self.num_classes), dtype=np.float32)
         for i, e in enumerate(examples):
-            ok = isinstance(e.label, tuple) and all(isinstance(c, int) and 0 <= c < self.num_classes for c in e.label)
+            ok = isinstance(e.label, tuple) and all(
+                isinstance(c, int) and 0 <= c < self.num_classes for c in e.label
+            )
             if not ok:
-                raise ConfigError(f"{split}[{i}].label", f"{e.label!r} is not a tuple of label indices in [0, {self.num_classes})")
+                raise ConfigError(
+                    f"{split}[{i}].label",
+                    f"{e.label!r} is not a tuple of label indices in [0, {self.num_classes})",
+                )
             labels[i, list(e.label)] = 1.0  # type: ignore[arg-type]
         texts_b = [e.text_b for e in examples] if any(e.text_b is not None for e in examples) else None
-        return encode_texts(self.tokenizer, [e.text_a for e in examples], self.max_seq_len, texts_b=texts_b, labels=labels)
+        return encode_texts(
+            self.tokenizer, [e.text_a for e in examples], self.max_seq_len, texts_b=texts_b, labels=labels
+        )
 
     def loss(self, outputs: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         import torch.nn.functional as F
@@ -106,8 +132,9 @@ class MultiLabelClassificationTask(TextTask):
         metrics["label_auc"] = {n: (None if np.isnan(v) else v) for n, v in per_label.items()}
         return metrics
 
-    def predict(self, texts: Sequence[str | Sequence[str]], *, threshold: float | None = None,
-                batch_size: int = 32) -> list[dict[str, Any]]:
+    def predict(
+        self, texts: Sequence[str | Sequence[str]], *, threshold: float | None = None, batch_size: int = 32
+    ) -> list[dict[str, Any]]:
         """``[{"labels": [...], "probabilities": {label: p}}]`` from the current weights."""
         import numpy as np
 

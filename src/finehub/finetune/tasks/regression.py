@@ -47,16 +47,28 @@ class RegressionTask(TextTask):
     ) -> None:
         from finehub.modules.text_tasks.network import TextRegressorNet
 
-        super().__init__(module, max_seq_len=max_seq_len, pooling=pooling, dropout=dropout,
-                         extend_vocab_from=extend_vocab_from, vocab_min_count=vocab_min_count, metrics=metrics,
-                         main_metric=main_metric, seed=seed)
-        self.model = self.seeded(lambda: TextRegressorNet(
-            self.backbone.model, self.backbone.hidden_size, pooling=self.pooling, dropout=self.dropout
-        ))
+        super().__init__(
+            module,
+            max_seq_len=max_seq_len,
+            pooling=pooling,
+            dropout=dropout,
+            extend_vocab_from=extend_vocab_from,
+            vocab_min_count=vocab_min_count,
+            metrics=metrics,
+            main_metric=main_metric,
+            seed=seed,
+        )
+        self.model = self.seeded(
+            lambda: TextRegressorNet(
+                self.backbone.model, self.backbone.hidden_size, pooling=self.pooling, dropout=self.dropout
+            )
+        )
 
     def __repr__(self) -> str:
-        return (f"RegressionTask(max_seq_len={self.max_seq_len}, pooling={self.pooling!r}, "
-                f"label mean={float(self.model.shift):.4g}, std={float(self.model.scale):.4g})")
+        return (
+            f"RegressionTask(max_seq_len={self.max_seq_len}, pooling={self.pooling!r}, "
+            f"label mean={float(self.model.shift):.4g}, std={float(self.model.scale):.4g})"
+        )
 
     @property
     def greater_is_better(self) -> bool:
@@ -67,8 +79,11 @@ class RegressionTask(TextTask):
         import torch
 
         if dataset.task != "regression":
-            raise ConfigError("dataset", f"{dataset.name!r} is a {dataset.task} dataset; regression needs numeric "
-                              "labels (load it with task='regression')")
+            raise ConfigError(
+                "dataset",
+                f"{dataset.name!r} is a {dataset.task} dataset; regression needs numeric "
+                "labels (load it with task='regression')",
+            )
         labels = [float(e.label) for e in dataset.train]  # type: ignore[arg-type]
         mean = sum(labels) / len(labels)
         std = math.sqrt(sum((x - mean) ** 2 for x in labels) / len(labels)) or 1.0
@@ -77,18 +92,30 @@ class RegressionTask(TextTask):
             self.model.scale.fill_(std)
 
     def encoding_key(self, examples: Sequence[TextExample]) -> str:
-        return text_digest([(e.text_a, e.text_b, e.label) for e in examples], self.max_seq_len, len(self.tokenizer))  # type: ignore[misc]
+        return text_digest(
+            [(e.text_a, e.text_b, e.label) for e in examples], self.max_seq_len, len(self.tokenizer)
+        )  # type: ignore[misc]
 
     def encode_examples(self, examples: Sequence[TextExample], *, split: str) -> EncodedSplit:
         import numpy as np
 
-        bad = next((i for i, e in enumerate(examples) if not isinstance(e.label, (int, float))
-                    or isinstance(e.label, bool) or not math.isfinite(e.label)), None)
+        bad = next(
+            (
+                i
+                for i, e in enumerate(examples)
+                if not isinstance(e.label, (int, float))
+                or isinstance(e.label, bool)
+                or not math.isfinite(e.label)
+            ),
+            None,
+        )
         if bad is not None:
             raise ConfigError(f"{split}[{bad}].label", f"{examples[bad].label!r} is not a finite number")
         labels = np.fromiter((float(e.label) for e in examples), dtype=np.float32, count=len(examples))  # type: ignore[arg-type]
         texts_b = [e.text_b for e in examples] if any(e.text_b is not None for e in examples) else None
-        return encode_texts(self.tokenizer, [e.text_a for e in examples], self.max_seq_len, texts_b=texts_b, labels=labels)
+        return encode_texts(
+            self.tokenizer, [e.text_a for e in examples], self.max_seq_len, texts_b=texts_b, labels=labels
+        )
 
     def loss(self, outputs: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         import torch.nn.functional as F
@@ -100,10 +127,16 @@ class RegressionTask(TextTask):
         from finehub.finetune.tasks._metrics import pearson, rmse, spearman
 
         preds = outputs.float().cpu().numpy()
-        values = {"pearson": pearson(preds, labels), "spearman": spearman(preds, labels), "rmse": rmse(preds, labels)}
+        values = {
+            "pearson": pearson(preds, labels),
+            "spearman": spearman(preds, labels),
+            "rmse": rmse(preds, labels),
+        }
         return {n: values[n] for n in self.metrics}
 
-    def predict(self, texts: Sequence[str | Sequence[str]], *, batch_size: int = 32) -> list[dict[str, float]]:
+    def predict(
+        self, texts: Sequence[str | Sequence[str]], *, batch_size: int = 32
+    ) -> list[dict[str, float]]:
         """``[{"value": x}]`` from the current weights."""
         from finehub.modules.text_classifier import check_texts
         from finehub.modules.text_tasks import run_batches, text_batches
@@ -122,6 +155,9 @@ class RegressionTask(TextTask):
             "tags": ["text", "regression"],
             "inputs": dict(info.inputs),
             "outputs": dict(info.outputs),
-            "config": {**self.export_encoder(folder), "label_mean": float(self.model.shift),
-                       "label_std": float(self.model.scale)},
+            "config": {
+                **self.export_encoder(folder),
+                "label_mean": float(self.model.shift),
+                "label_std": float(self.model.scale),
+            },
         }

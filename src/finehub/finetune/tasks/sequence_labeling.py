@@ -59,9 +59,17 @@ class SequenceLabelingTask(TextTask):
     ) -> None:
         from finehub.modules.text_tasks.network import TokenTaggerNet
 
-        super().__init__(module, max_seq_len=max_seq_len, pooling=None, dropout=dropout,
-                         extend_vocab_from=extend_vocab_from, vocab_min_count=vocab_min_count, metrics=metrics,
-                         main_metric=main_metric, seed=seed)
+        super().__init__(
+            module,
+            max_seq_len=max_seq_len,
+            pooling=None,
+            dropout=dropout,
+            extend_vocab_from=extend_vocab_from,
+            vocab_min_count=vocab_min_count,
+            metrics=metrics,
+            main_metric=main_metric,
+            seed=seed,
+        )
         self.num_classes = check_num_classes(num_classes, minimum=2, what="tags")
         self.label_names = check_label_names(label_names, num_classes)
         if not isinstance(crf, bool):
@@ -69,13 +77,22 @@ class SequenceLabelingTask(TextTask):
         self.crf, self.char_level = crf, char_level
         # every batch's scores are padded to one width, so the Trainer can concatenate them
         self.width = -(-max_seq_len // PAD_MULTIPLE) * PAD_MULTIPLE
-        self.model = self.seeded(lambda: TokenTaggerNet(
-            self.backbone.model, self.backbone.hidden_size, num_classes, dropout=self.dropout, crf=crf, pad_to=self.width
-        ))
+        self.model = self.seeded(
+            lambda: TokenTaggerNet(
+                self.backbone.model,
+                self.backbone.hidden_size,
+                num_classes,
+                dropout=self.dropout,
+                crf=crf,
+                pad_to=self.width,
+            )
+        )
 
     def __repr__(self) -> str:
-        return (f"SequenceLabelingTask(num_classes={self.num_classes}, max_seq_len={self.max_seq_len}, crf={self.crf}, "
-                f"added_tokens={len(self.added_tokens)})")
+        return (
+            f"SequenceLabelingTask(num_classes={self.num_classes}, max_seq_len={self.max_seq_len}, crf={self.crf}, "
+            f"added_tokens={len(self.added_tokens)})"
+        )
 
     @property
     def outside(self) -> int:
@@ -86,11 +103,17 @@ class SequenceLabelingTask(TextTask):
         from finehub.data.examples_extra import TokenExample
 
         if not all(isinstance(e, TokenExample) for e in dataset.train):
-            raise ConfigError("dataset", f"{dataset.name!r} does not hold TokenExample(tokens, tags) examples; "
-                              "sequence labelling needs one tag per token (e.g. hub.datasets.load('peoples-daily-ner'))")
+            raise ConfigError(
+                "dataset",
+                f"{dataset.name!r} does not hold TokenExample(tokens, tags) examples; "
+                "sequence labelling needs one tag per token (e.g. hub.datasets.load('peoples-daily-ner'))",
+            )
         if dataset.num_classes != self.num_classes:
-            raise ConfigError("num_classes", f"the task has {self.num_classes} tags but dataset {dataset.name!r} has "
-                              f"{dataset.num_classes} ({dataset.label_names}); build it with num_classes=ds.num_classes")
+            raise ConfigError(
+                "num_classes",
+                f"the task has {self.num_classes} tags but dataset {dataset.name!r} has "
+                f"{dataset.num_classes} ({dataset.label_names}); build it with num_classes=ds.num_classes",
+            )
         if self.label_names == [str(i) for i in range(self.num_classes)]:
             self.label_names = list(dataset.label_names)
         if self.char_level is None:
@@ -113,8 +136,12 @@ class SequenceLabelingTask(TextTask):
         labels = np.empty(len(examples), dtype=object)
         for start in range(0, len(examples), 4096):
             chunk = examples[start : start + 4096]
-            enc = self.tokenizer([list(e.tokens) for e in chunk], is_split_into_words=True, truncation=True,
-                                 max_length=self.max_seq_len)
+            enc = self.tokenizer(
+                [list(e.tokens) for e in chunk],
+                is_split_into_words=True,
+                truncation=True,
+                max_length=self.max_seq_len,
+            )
             for k, e in enumerate(chunk):
                 positions = np.full(len(e.tokens), -1, dtype=np.int32)
                 word_ids = enc.word_ids(k)
@@ -148,7 +175,9 @@ class SequenceLabelingTask(TextTask):
 
         outputs = outputs.float()
         if self.model.crf is None:
-            return F.cross_entropy(outputs.reshape(-1, outputs.shape[-1]), labels.reshape(-1), ignore_index=IGNORE)
+            return F.cross_entropy(
+                outputs.reshape(-1, outputs.shape[-1]), labels.reshape(-1), ignore_index=IGNORE
+            )
         keep = labels != IGNORE
         emissions, mask = compact(outputs, keep)
         tags, _ = compact(labels, keep)
@@ -197,7 +226,9 @@ class SequenceLabelingTask(TextTask):
         from finehub.modules.text_tasks import check_token_inputs, predict_tags, tagging_results
 
         tokens = check_token_inputs(texts, char_level=bool(self.char_level))
-        ids = predict_tags(self.model, self.tokenizer, tokens, max_seq_len=self.max_seq_len, batch_size=batch_size)
+        ids = predict_tags(
+            self.model, self.tokenizer, tokens, max_seq_len=self.max_seq_len, batch_size=batch_size
+        )
         return tagging_results(tokens, ids, self.label_names)
 
     def export_files(self, folder: Path) -> dict[str, Any]:
@@ -210,8 +241,12 @@ class SequenceLabelingTask(TextTask):
             "tags": ["text", "sequence-labeling", "ner"],
             "inputs": dict(info.inputs),
             "outputs": dict(info.outputs),
-            "config": {**self.export_encoder(folder), "tag_names": list(self.label_names), "crf": self.crf,
-                       "char_level": bool(self.char_level)},
+            "config": {
+                **self.export_encoder(folder),
+                "tag_names": list(self.label_names),
+                "crf": self.crf,
+                "char_level": bool(self.char_level),
+            },
         }
 
 

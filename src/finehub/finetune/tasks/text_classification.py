@@ -13,7 +13,6 @@ from finehub.finetune.collate import EncodedSplit, encode_texts, text_digest
 from finehub.finetune.metrics import CLASSIFICATION_METRICS, classification_metrics, confusion_matrix
 from finehub.finetune.tasks.base import Task
 from finehub.nn.backbone import TextBackbone
-from finehub.nn.pooling import POOLINGS
 
 if TYPE_CHECKING:
     import numpy as np
@@ -70,6 +69,7 @@ class TextClassificationTask(Task):
 
         from finehub.finetune.vocab import extend_vocab
         from finehub.modules.text_classifier.network import TextClassifierNet
+        from finehub.nn.pooling import POOLINGS
 
         super().__init__(metrics=metrics, main_metric=main_metric)
         backbone = as_text_backbone(module)
@@ -77,7 +77,10 @@ class TextClassificationTask(Task):
             raise ConfigError("num_classes", f"must be an integer >= 2, got {num_classes!r}")
         limit = getattr(backbone.model.config, "max_position_embeddings", None) or backbone.max_seq_len
         if not isinstance(max_seq_len, int) or not 2 <= max_seq_len <= limit:
-            raise ConfigError("max_seq_len", f"must be an integer from 2 to {limit} (the encoder's limit), got {max_seq_len!r}")
+            raise ConfigError(
+                "max_seq_len",
+                f"must be an integer from 2 to {limit} (the encoder's limit), got {max_seq_len!r}",
+            )
         pooling = pooling or backbone.pooling
         if pooling not in POOLINGS:
             raise ConfigError("pooling", f"must be one of {list(POOLINGS)}, got {pooling!r}")
@@ -90,19 +93,35 @@ class TextClassificationTask(Task):
 
         self.backbone = backbone
         self.base_module = getattr(getattr(module, "info", None), "name", None)
-        self.num_classes, self.max_seq_len, self.pooling, self.dropout = num_classes, max_seq_len, pooling, dropout
-        self.label_names = list(label_names) if label_names is not None else [str(i) for i in range(num_classes)]
+        self.num_classes, self.max_seq_len, self.pooling, self.dropout = (
+            num_classes,
+            max_seq_len,
+            pooling,
+            dropout,
+        )
+        self.label_names = (
+            list(label_names) if label_names is not None else [str(i) for i in range(num_classes)]
+        )
         self.tokenizer = backbone.tokenizer
         self.added_tokens: list[str] = []
         if extend_vocab_from is not None:
             self.tokenizer = copy.deepcopy(backbone.tokenizer)
-            texts = [t if isinstance(t, str) else " ".join(filter(None, (t.text_a, t.text_b))) for t in extend_vocab_from]
-            self.added_tokens = extend_vocab(self.tokenizer, backbone.model, texts, min_count=vocab_min_count, seed=seed)
+            texts = [
+                t if isinstance(t, str) else " ".join(filter(None, (t.text_a, t.text_b)))
+                for t in extend_vocab_from
+            ]
+            self.added_tokens = extend_vocab(
+                self.tokenizer, backbone.model, texts, min_count=vocab_min_count, seed=seed
+            )
         self.pad_id = self.tokenizer.pad_token_id or 0
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             self.model = TextClassifierNet(
-                backbone.model, backbone.hidden_size, num_classes, pooling=pooling, dropout=dropout  # type: ignore[arg-type]
+                backbone.model,
+                backbone.hidden_size,
+                num_classes,
+                pooling=pooling,
+                dropout=dropout,  # type: ignore[arg-type]
             )
         self.model.train()
 
@@ -129,16 +148,22 @@ class TextClassificationTask(Task):
     def encode_examples(self, examples: Sequence[TextExample], *, split: str) -> EncodedSplit:
         import numpy as np
 
-        bad = next((i for i, e in enumerate(examples) if not isinstance(e.label, int) or isinstance(e.label, bool)), None)
+        bad = next(
+            (i for i, e in enumerate(examples) if not isinstance(e.label, int) or isinstance(e.label, bool)),
+            None,
+        )
         if bad is not None:
             raise ConfigError(
-                f"{split}[{bad}].label", f"{examples[bad].label!r} is not a class index; text classification needs one per example"
+                f"{split}[{bad}].label",
+                f"{examples[bad].label!r} is not a class index; text classification needs one per example",
             )
         labels = np.fromiter((e.label for e in examples), dtype=np.int64, count=len(examples))
         if len(labels) and (labels.min() < 0 or labels.max() >= self.num_classes):
             raise ConfigError(f"{split} labels", f"must be class indices in [0, {self.num_classes})")
         texts_b = [e.text_b for e in examples] if any(e.text_b is not None for e in examples) else None
-        return encode_texts(self.tokenizer, [e.text_a for e in examples], self.max_seq_len, texts_b=texts_b, labels=labels)
+        return encode_texts(
+            self.tokenizer, [e.text_a for e in examples], self.max_seq_len, texts_b=texts_b, labels=labels
+        )
 
     def loss(self, outputs: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         import torch.nn.functional as F
@@ -159,7 +184,11 @@ class TextClassificationTask(Task):
         from finehub.modules.text_classifier import check_texts, format_predictions, predict_proba
 
         probs = predict_proba(
-            self.model, self.tokenizer, check_texts(texts), max_seq_len=self.max_seq_len, batch_size=batch_size
+            self.model,
+            self.tokenizer,
+            check_texts(texts),
+            max_seq_len=self.max_seq_len,
+            batch_size=batch_size,
         )
         return format_predictions(probs, self.label_names, top_k)
 

@@ -8,7 +8,6 @@ from there.
 
 from __future__ import annotations
 
-import importlib.util
 import numbers
 from collections.abc import Sequence
 from pathlib import Path
@@ -16,8 +15,9 @@ from typing import TYPE_CHECKING, Any
 
 from finehub.data.draw import draw_annotations, output_name, save_image
 from finehub.data.images import ImageLike, load_images
-from finehub.errors import AssetPackageMissingError, ModuleInputError
+from finehub.errors import ModuleInputError
 from finehub.hub.module import Asset, ModuleBase, moduleinfo, runnable, serving
+from finehub.modules._common import package_asset_path
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -84,7 +84,8 @@ class FaceDetectionMTCNN(ModuleBase):
             stem = Path(asset.path).stem
             tensors = load_state_dict(
                 convert_pinned_pickle(
-                    self._asset_file(asset), asset.sha256, key=f"{self.info.name}/{self.info.version}"
+                    package_asset_path(asset, module=self.info.name, install=self.info.config["weights_install"]),
+                    asset.sha256, key=f"{self.info.name}/{self.info.version}"
                 )
             )
             getattr(self.net, stem).load_state_dict(tensors, strict=True)
@@ -211,14 +212,6 @@ class FaceDetectionMTCNN(ModuleBase):
             thresholds=tuple(float(t) for t in thresholds),
             factor=float(self.info.config["pyramid_factor"]),
         )
-
-    def _asset_file(self, asset: Asset) -> Path:
-        """The file an asset names, ``<package>/<path inside it>``, in the installed package (not imported)."""
-        package, _, relative = asset.path.partition("/")
-        spec = importlib.util.find_spec(package)
-        if spec is None or not spec.submodule_search_locations:
-            raise AssetPackageMissingError(self.info.name, package, self.info.config["weights_install"])
-        return Path(next(iter(spec.submodule_search_locations))) / relative
 
     def _save_visualization(
         self, image: Image.Image, faces: list[dict[str, Any]], output_dir: str | Path, stem: str

@@ -7,19 +7,17 @@ model's own metadata. Each file's sha256 is checked against the pinned value onc
 
 from __future__ import annotations
 
-import importlib.util
 import numbers
-import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from finehub._utils.hashing import verify_sha256
 from finehub._utils.lazy import require
 from finehub.data.draw import draw_annotations, output_name, save_image
 from finehub.data.images import ImageLike, load_images
-from finehub.errors import AssetPackageMissingError, ModuleInputError
+from finehub.errors import ModuleInputError
 from finehub.hub.module import Asset, ModuleBase, moduleinfo, runnable, serving
+from finehub.modules._common import package_asset_path, verify_once
 
 if TYPE_CHECKING:
     from finehub.modules.ocr_ppocrv4.pipeline import PPOCRv4
@@ -43,8 +41,6 @@ _ASSETS = (
 )
 MAX_ASPECT_RATIO = 200  # wider (or taller) images are strips no resize can make readable
 
-_verified: set[tuple[str, str]] = set()
-_verified_lock = threading.Lock()
 
 
 @moduleinfo(
@@ -153,13 +149,6 @@ class OCRPPOCRv4(ModuleBase):
 
     def _verified_file(self, asset: Asset) -> Path:
         """The asset's file in the installed package, its sha256 checked once per process."""
-        package, _, relative = asset.path.partition("/")
-        spec = importlib.util.find_spec(package)
-        if spec is None or not spec.submodule_search_locations:
-            raise AssetPackageMissingError(self.info.name, package, self.info.config["weights_install"])
-        path = Path(next(iter(spec.submodule_search_locations))) / relative
-        with _verified_lock:
-            if (str(path), asset.sha256) not in _verified:
-                verify_sha256(path, asset.sha256)
-                _verified.add((str(path), asset.sha256))
+        path = package_asset_path(asset, module=self.info.name, install=self.info.config["weights_install"])
+        verify_once(path, asset.sha256)
         return path

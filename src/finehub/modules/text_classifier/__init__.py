@@ -42,12 +42,16 @@ def check_texts(texts: Any) -> list[str | tuple[str, str]]:
         raise ModuleInputError("texts", "pass a non-empty list of strings (or of [text_a, text_b] pairs)")
     out: list[str | tuple[str, str]] = []
     for i, t in enumerate(texts):
-        if isinstance(t, str) and t.strip():
+        if isinstance(t, str):
+            if not t.strip():
+                raise ModuleInputError(f"texts[{i}]", "is empty; pass text to classify")
             out.append(t)
         elif isinstance(t, Sequence) and len(t) == 2 and all(isinstance(x, str) for x in t):
             out.append((t[0], t[1]))
         else:
-            raise ModuleInputError(f"texts[{i}]", f"expected a non-empty string or a [text_a, text_b] pair, got {t!r}")
+            raise ModuleInputError(
+                f"texts[{i}]", f"expected a non-empty string or a [text_a, text_b] pair, got {t!r}"
+            )
     return out
 
 
@@ -65,7 +69,10 @@ def predict_proba(
     import torch
 
     device = next(net.parameters()).device
-    order = sorted(range(len(texts)), key=lambda i: -len(texts[i]) if isinstance(texts[i], str) else -len("".join(texts[i])))
+    order = sorted(
+        range(len(texts)),
+        key=lambda i: -len(texts[i]) if isinstance(texts[i], str) else -len("".join(texts[i])),
+    )
     probs: list[np.ndarray] = [None] * len(texts)  # type: ignore[list-item]
     was_training = net.training
     net.eval()
@@ -76,11 +83,23 @@ def predict_proba(
                 batch = [texts[i] for i in idx]
                 if any(isinstance(t, tuple) for t in batch):
                     pairs = [t if isinstance(t, tuple) else (t, "") for t in batch]
-                    enc = tokenizer([a for a, _ in pairs], [b for _, b in pairs], truncation="longest_first",
-                                    max_length=max_seq_len, padding=True, return_tensors="pt")
+                    enc = tokenizer(
+                        [a for a, _ in pairs],
+                        [b for _, b in pairs],
+                        truncation="longest_first",
+                        max_length=max_seq_len,
+                        padding=True,
+                        return_tensors="pt",
+                    )
                 else:
-                    enc = tokenizer(batch, truncation=True, max_length=max_seq_len, padding=True, return_tensors="pt")
-                inputs = {k: v.to(device) for k, v in enc.items() if k in ("input_ids", "attention_mask", "token_type_ids")}
+                    enc = tokenizer(
+                        batch, truncation=True, max_length=max_seq_len, padding=True, return_tensors="pt"
+                    )
+                inputs = {
+                    k: v.to(device)
+                    for k, v in enc.items()
+                    if k in ("input_ids", "attention_mask", "token_type_ids")
+                }
                 p = torch.softmax(net(**inputs).float(), dim=-1).cpu().numpy()
                 for row, i in enumerate(idx):
                     probs[i] = p[row]
@@ -89,7 +108,9 @@ def predict_proba(
     return np.stack(probs)
 
 
-def format_predictions(probs: np.ndarray, label_names: Sequence[str], top_k: int | None = None) -> list[dict[str, Any]]:
+def format_predictions(
+    probs: np.ndarray, label_names: Sequence[str], top_k: int | None = None
+) -> list[dict[str, Any]]:
     """``[{"label", "score", "probabilities": {label: p}}]``; with ``top_k``, only the k most
     probable labels are listed in ``probabilities`` (most probable first)."""
     if top_k is not None and (not isinstance(top_k, int) or top_k < 1):
@@ -98,22 +119,27 @@ def format_predictions(probs: np.ndarray, label_names: Sequence[str], top_k: int
     for row in probs:
         ranked = sorted(range(len(row)), key=lambda c: -row[c])
         shown = ranked[:top_k] if top_k else range(len(row))
-        out.append({
-            "label": label_names[ranked[0]],
-            "score": float(row[ranked[0]]),
-            "probabilities": {label_names[c]: float(row[c]) for c in shown},
-        })
+        out.append(
+            {
+                "label": label_names[ranked[0]],
+                "score": float(row[ranked[0]]),
+                "probabilities": {label_names[c]: float(row[c]) for c in shown},
+            }
+        )
     return out
 
 
 def read_manifest(folder: Path) -> ModuleInfo:
     """The folder's metadata, with the ``config`` keys this class needs."""
-    from finehub.hub.store import MANIFEST, read_manifest as read_module_json
+    from finehub.hub.store import MANIFEST
+    from finehub.hub.store import read_manifest as read_module_json
 
     info = read_module_json(folder)
     missing = [k for k in CONFIG_KEYS if k not in info.config]
     if missing:
-        raise InvalidManifestError(str(folder / MANIFEST), f"config lacks {missing}; export the model again with finehub")
+        raise InvalidManifestError(
+            str(folder / MANIFEST), f"config lacks {missing}; export the model again with finehub"
+        )
     return info
 
 
@@ -126,17 +152,22 @@ def load_network(folder: Path, info: ModuleInfo) -> tuple[TextClassifierNet, Any
 
     cfg = info.config
     encoder = AutoModel.from_config(AutoConfig.from_pretrained(folder))
-    net = TextClassifierNet(encoder, cfg["hidden_size"], cfg["num_classes"], pooling=cfg["pooling"], dropout=0.0)
+    net = TextClassifierNet(
+        encoder, cfg["hidden_size"], cfg["num_classes"], pooling=cfg["pooling"], dropout=0.0
+    )
     missing, unexpected = net.load_state_dict(load_state_dict(folder / WEIGHTS), strict=False)
     # an encoder saved without its (unused) pooler layer is fine; any other mismatch is not
     missing = [k for k in missing if not k.startswith("encoder.pooler.")]
     if missing or unexpected:
         raise InvalidManifestError(
-            str(folder / WEIGHTS), f"weights do not match the network (missing {missing[:5]}, unexpected {unexpected[:5]})"
+            str(folder / WEIGHTS),
+            f"weights do not match the network (missing {missing[:5]}, unexpected {unexpected[:5]})",
         )
     tokenizer = AutoTokenizer.from_pretrained(folder)
     if len(tokenizer) > encoder.get_input_embeddings().weight.shape[0]:
-        raise InvalidManifestError(str(folder), "the tokenizer has more tokens than the encoder has embeddings")
+        raise InvalidManifestError(
+            str(folder), "the tokenizer has more tokens than the encoder has embeddings"
+        )
     return net.eval(), tokenizer
 
 
@@ -154,7 +185,9 @@ class TextClassifier(ModuleBase):
     def __init__(self, *, directory: str | Path | None = None, device: str = "cpu", **init_args: Any) -> None:
         super().__init__(directory=directory, **init_args)
         if self.directory is None:
-            raise InvalidManifestError("text-classifier", "needs the folder of an exported model (directory=...)")
+            raise InvalidManifestError(
+                "text-classifier", "needs the folder of an exported model (directory=...)"
+            )
         self.info = read_manifest(self.directory)  # type: ignore[misc]  # per-instance metadata
         self.net, self.tokenizer = load_network(self.directory, self.info)
         self.net.to(device)
@@ -165,10 +198,16 @@ class TextClassifier(ModuleBase):
 
     @runnable
     @serving(batch="texts")
-    def classify(self, texts: list[str], top_k: int | None = None, batch_size: int = 32) -> list[dict[str, Any]]:
+    def classify(
+        self, texts: list[str], top_k: int | None = None, batch_size: int = 32
+    ) -> list[dict[str, Any]]:
         """Label, score and probabilities for each text."""
         probs = predict_proba(
-            self.net, self.tokenizer, check_texts(texts), max_seq_len=self.info.config["max_seq_len"], batch_size=batch_size
+            self.net,
+            self.tokenizer,
+            check_texts(texts),
+            max_seq_len=self.info.config["max_seq_len"],
+            batch_size=batch_size,
         )
         return format_predictions(probs, self.label_names, top_k)
 
@@ -178,5 +217,10 @@ class TextClassifier(ModuleBase):
 
         cfg = self.info.config
         return TextBackbone(
-            self.net.encoder, self.tokenizer, cfg["hidden_size"], cfg["pooling"], self.directory, cfg["max_seq_len"]
+            self.net.encoder,
+            self.tokenizer,
+            cfg["hidden_size"],
+            cfg["pooling"],
+            self.directory,
+            cfg["max_seq_len"],
         )

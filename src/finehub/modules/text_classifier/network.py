@@ -11,11 +11,18 @@ from torch import nn
 
 from finehub.nn.pooling import TextPooling, pool_tokens
 
+
 class TextClassifierNet(nn.Module):
     """``logits = head(dropout(pool(encoder(tokens))))``."""
 
     def __init__(
-        self, encoder: nn.Module, hidden_size: int, num_classes: int, *, pooling: TextPooling = "mean", dropout: float = 0.1
+        self,
+        encoder: nn.Module,
+        hidden_size: int,
+        num_classes: int,
+        *,
+        pooling: TextPooling = "mean",
+        dropout: float = 0.1,
     ) -> None:
         super().__init__()
         self.encoder = encoder

@@ -42,9 +42,15 @@ def check_pairs(pairs: Any) -> list[tuple[str, str]]:
         raise ModuleInputError("pairs", "pass a non-empty list of [text_a, text_b] pairs")
     out = []
     for i, p in enumerate(pairs):
-        if not (isinstance(p, Sequence) and not isinstance(p, str) and len(p) == 2
-                and all(isinstance(x, str) and x.strip() for x in p)):
-            raise ModuleInputError(f"pairs[{i}]", f"expected [text_a, text_b] with two non-empty strings, got {p!r}")
+        if not (
+            isinstance(p, Sequence)
+            and not isinstance(p, str)
+            and len(p) == 2
+            and all(isinstance(x, str) and x.strip() for x in p)
+        ):
+            raise ModuleInputError(
+                f"pairs[{i}]", f"expected [text_a, text_b] with two non-empty strings, got {p!r}"
+            )
         out.append((p[0], p[1]))
     return out
 
@@ -67,7 +73,9 @@ def check_token_inputs(texts: Any, *, char_level: bool) -> list[list[str]]:
     return out
 
 
-def run_batches(net: nn.Module, batches: Sequence[tuple[list[int], dict[str, torch.Tensor]]], n: int) -> list[Any]:
+def run_batches(
+    net: nn.Module, batches: Sequence[tuple[list[int], dict[str, torch.Tensor]]], n: int
+) -> list[Any]:
     """Per input, the network's output row (numpy), running ``(indices, inputs)`` batches in
     inference mode; the network's train/eval mode is restored afterwards."""
     import torch
@@ -87,9 +95,11 @@ def run_batches(net: nn.Module, batches: Sequence[tuple[list[int], dict[str, tor
     return rows
 
 
-def text_batches(tokenizer: Any, texts: Sequence[str | tuple[str, str]], *, max_seq_len: int,
-                 batch_size: int) -> list[tuple[list[int], dict[str, torch.Tensor]]]:
+def text_batches(
+    tokenizer: Any, texts: Sequence[str | tuple[str, str]], *, max_seq_len: int, batch_size: int
+) -> list[tuple[list[int], dict[str, torch.Tensor]]]:
     """Tokenised batches, longest texts first, each padded to its own longest text."""
+
     def size(i: int) -> int:
         t = texts[i]
         return len(t) if isinstance(t, str) else len(t[0]) + len(t[1])
@@ -101,19 +111,32 @@ def text_batches(tokenizer: Any, texts: Sequence[str | tuple[str, str]], *, max_
         batch = [texts[i] for i in idx]
         if any(isinstance(t, tuple) for t in batch):
             pairs = [t if isinstance(t, tuple) else (t, "") for t in batch]
-            enc = tokenizer([a for a, _ in pairs], [b for _, b in pairs], truncation="longest_first",
-                            max_length=max_seq_len, padding=True, return_tensors="pt")
+            enc = tokenizer(
+                [a for a, _ in pairs],
+                [b for _, b in pairs],
+                truncation="longest_first",
+                max_length=max_seq_len,
+                padding=True,
+                return_tensors="pt",
+            )
         else:
-            enc = tokenizer(list(batch), truncation=True, max_length=max_seq_len, padding=True, return_tensors="pt")
-        batches.append((idx, {k: v for k, v in enc.items() if k in ("input_ids", "attention_mask", "token_type_ids")}))
+            enc = tokenizer(
+                list(batch), truncation=True, max_length=max_seq_len, padding=True, return_tensors="pt"
+            )
+        batches.append(
+            (idx, {k: v for k, v in enc.items() if k in ("input_ids", "attention_mask", "token_type_ids")})
+        )
     return batches
 
 
-def tagging_batches(tokenizer: Any, tokens: Sequence[Sequence[str]], *, max_seq_len: int, batch_size: int
-                    ) -> tuple[list[tuple[list[int], dict[str, torch.Tensor]]], list[list[int | None]]]:
+def tagging_batches(
+    tokenizer: Any, tokens: Sequence[Sequence[str]], *, max_seq_len: int, batch_size: int
+) -> tuple[list[tuple[list[int], dict[str, torch.Tensor]]], list[list[int | None]]]:
     """Tokenised batches of pre-split tokens, and per input the sub-token -> token index map
     (``None`` for special tokens)."""
-    enc = tokenizer([list(t) for t in tokens], is_split_into_words=True, truncation=True, max_length=max_seq_len)
+    enc = tokenizer(
+        [list(t) for t in tokens], is_split_into_words=True, truncation=True, max_length=max_seq_len
+    )
     word_ids = [enc.word_ids(i) for i in range(len(tokens))]
     order = sorted(range(len(tokens)), key=lambda i: -len(enc["input_ids"][i]))
     batches = []
@@ -134,8 +157,9 @@ def first_subtokens(word_ids: Sequence[int | None]) -> list[int]:
     return positions
 
 
-def tagging_results(tokens: Sequence[Sequence[str]], tag_ids: Sequence[Sequence[int]], tag_names: Sequence[str]
-                    ) -> list[dict[str, Any]]:
+def tagging_results(
+    tokens: Sequence[Sequence[str]], tag_ids: Sequence[Sequence[int]], tag_names: Sequence[str]
+) -> list[dict[str, Any]]:
     """``[{"tokens", "tags", "entities": [{"type", "text", "start", "end"}]}]``; tokens cut off by
     ``max_seq_len`` get tag ``"O"``. ``text`` joins characters directly and words with spaces."""
     from finehub.modules.text_tasks.tagging import spans
@@ -144,14 +168,17 @@ def tagging_results(tokens: Sequence[Sequence[str]], tag_ids: Sequence[Sequence[
     for toks, ids in zip(tokens, tag_ids, strict=True):
         tags = [tag_names[i] for i in ids] + ["O"] * (len(toks) - len(ids))
         joiner = "" if all(len(t) == 1 for t in toks) else " "
-        entities = [{"type": s.type, "text": joiner.join(toks[s.start : s.end]), "start": s.start, "end": s.end}
-                    for s in spans(tags)]
+        entities = [
+            {"type": s.type, "text": joiner.join(toks[s.start : s.end]), "start": s.start, "end": s.end}
+            for s in spans(tags)
+        ]
         out.append({"tokens": list(toks), "tags": tags, "entities": entities})
     return out
 
 
-def pair_batches(tokenizer: Any, pairs: Sequence[tuple[str, str]], *, max_seq_len: int, batch_size: int
-                 ) -> list[tuple[list[int], dict[str, torch.Tensor]]]:
+def pair_batches(
+    tokenizer: Any, pairs: Sequence[tuple[str, str]], *, max_seq_len: int, batch_size: int
+) -> list[tuple[list[int], dict[str, torch.Tensor]]]:
     """Batches of pairs for a bi-encoder: each side tokenised and padded on its own."""
     order = sorted(range(len(pairs)), key=lambda i: -(len(pairs[i][0]) + len(pairs[i][1])))
     batches = []
@@ -159,18 +186,30 @@ def pair_batches(tokenizer: Any, pairs: Sequence[tuple[str, str]], *, max_seq_le
         idx = order[start : start + batch_size]
         inputs = {}
         for side, k in (("a", 0), ("b", 1)):
-            enc = tokenizer([pairs[i][k] for i in idx], truncation=True, max_length=max_seq_len, padding=True,
-                            return_tensors="pt")
-            inputs[f"input_ids_{side}"], inputs[f"attention_mask_{side}"] = enc["input_ids"], enc["attention_mask"]
+            enc = tokenizer(
+                [pairs[i][k] for i in idx],
+                truncation=True,
+                max_length=max_seq_len,
+                padding=True,
+                return_tensors="pt",
+            )
+            inputs[f"input_ids_{side}"], inputs[f"attention_mask_{side}"] = (
+                enc["input_ids"],
+                enc["attention_mask"],
+            )
         batches.append((idx, inputs))
     return batches
 
 
-def multilabel_results(probs: np.ndarray, label_names: Sequence[str], threshold: float) -> list[dict[str, Any]]:
+def multilabel_results(
+    probs: np.ndarray, label_names: Sequence[str], threshold: float
+) -> list[dict[str, Any]]:
     """``[{"labels": [names with p >= threshold], "probabilities": {name: p}}]``."""
     return [
-        {"labels": [n for n, p in zip(label_names, row, strict=True) if p >= threshold],
-         "probabilities": {n: float(p) for n, p in zip(label_names, row, strict=True)}}
+        {
+            "labels": [n for n, p in zip(label_names, row, strict=True) if p >= threshold],
+            "probabilities": {n: float(p) for n, p in zip(label_names, row, strict=True)},
+        }
         for row in probs
     ]
 
@@ -191,8 +230,9 @@ def softmax(x: np.ndarray) -> np.ndarray:
 # --- loading an exported folder ------------------------------------------------------------------
 
 
-def load_text_network(folder: Path, info: ModuleInfo, build: Callable[[nn.Module, dict[str, Any]], nn.Module]
-                      ) -> tuple[nn.Module, Any]:
+def load_text_network(
+    folder: Path, info: ModuleInfo, build: Callable[[nn.Module, dict[str, Any]], nn.Module]
+) -> tuple[nn.Module, Any]:
     """``build(encoder, config)`` with the folder's weights loaded, and the folder's tokenizer."""
     from transformers import AutoConfig, AutoModel, AutoTokenizer
 
@@ -204,11 +244,14 @@ def load_text_network(folder: Path, info: ModuleInfo, build: Callable[[nn.Module
     missing = [k for k in missing if not k.startswith("encoder.pooler.")]  # an unused pooler may be left out
     if missing or unexpected:
         raise InvalidManifestError(
-            str(folder / WEIGHTS), f"weights do not match the network (missing {missing[:5]}, unexpected {unexpected[:5]})"
+            str(folder / WEIGHTS),
+            f"weights do not match the network (missing {missing[:5]}, unexpected {unexpected[:5]})",
         )
     tokenizer = AutoTokenizer.from_pretrained(folder)
     if len(tokenizer) > encoder.get_input_embeddings().weight.shape[0]:
-        raise InvalidManifestError(str(folder), "the tokenizer has more tokens than the encoder has embeddings")
+        raise InvalidManifestError(
+            str(folder), "the tokenizer has more tokens than the encoder has embeddings"
+        )
     return net.eval(), tokenizer
 
 
@@ -225,11 +268,15 @@ class FinetunedTextModule(ModuleBase):
         from finehub.hub.store import MANIFEST, read_manifest
 
         if self.directory is None:
-            raise InvalidManifestError(self.info.name, "needs the folder of an exported model (directory=...)")
+            raise InvalidManifestError(
+                self.info.name, "needs the folder of an exported model (directory=...)"
+            )
         info = read_manifest(self.directory)
         missing = [k for k in (*ENCODER_KEYS, *self.config_keys) if k not in info.config]
         if missing:
-            raise InvalidManifestError(str(self.directory / MANIFEST), f"config lacks {missing}; export the model again")
+            raise InvalidManifestError(
+                str(self.directory / MANIFEST), f"config lacks {missing}; export the model again"
+            )
         self.info = info  # type: ignore[misc]  # per-instance metadata
         self.config = dict(info.config)
         self.net, self.tokenizer = load_text_network(self.directory, info, self.build_network)
@@ -244,8 +291,14 @@ class FinetunedTextModule(ModuleBase):
         from finehub.nn.backbone import TextBackbone
 
         cfg = self.config
-        return TextBackbone(self.net.encoder, self.tokenizer, cfg["hidden_size"], cfg["pooling"], self.directory,
-                            cfg["max_seq_len"])
+        return TextBackbone(
+            self.net.encoder,
+            self.tokenizer,
+            cfg["hidden_size"],
+            cfg["pooling"],
+            self.directory,
+            cfg["max_seq_len"],
+        )
 
 
 def _check_batch_size(batch_size: Any) -> int:
@@ -269,12 +322,15 @@ class MultiLabelTextClassifier(FinetunedTextModule):
     def build_network(cls, encoder: nn.Module, config: dict[str, Any]) -> nn.Module:
         from finehub.modules.text_classifier.network import TextClassifierNet
 
-        return TextClassifierNet(encoder, config["hidden_size"], len(config["label_names"]),
-                                 pooling=config["pooling"], dropout=0.0)
+        return TextClassifierNet(
+            encoder, config["hidden_size"], len(config["label_names"]), pooling=config["pooling"], dropout=0.0
+        )
 
     @runnable
     @serving(batch="texts")
-    def classify(self, texts: list[str], threshold: float | None = None, batch_size: int = 32) -> list[dict[str, Any]]:
+    def classify(
+        self, texts: list[str], threshold: float | None = None, batch_size: int = 32
+    ) -> list[dict[str, Any]]:
         """The labels whose probability reaches ``threshold`` (default: the exported one), and every probability."""
         import numpy as np
 
@@ -284,8 +340,12 @@ class MultiLabelTextClassifier(FinetunedTextModule):
         if not isinstance(threshold, (int, float)) or not 0 < threshold < 1:
             raise ModuleInputError("threshold", f"must be a number in (0, 1), got {threshold!r}")
         items = check_texts(texts)
-        batches = text_batches(self.tokenizer, items, max_seq_len=self.config["max_seq_len"],
-                               batch_size=_check_batch_size(batch_size))
+        batches = text_batches(
+            self.tokenizer,
+            items,
+            max_seq_len=self.config["max_seq_len"],
+            batch_size=_check_batch_size(batch_size),
+        )
         probs = sigmoid(np.stack(run_batches(self.net, batches, len(items))))
         return multilabel_results(probs, self.config["label_names"], threshold)
 
@@ -312,8 +372,12 @@ class TextRegressor(FinetunedTextModule):
         from finehub.modules.text_classifier import check_texts
 
         items = check_texts(texts)
-        batches = text_batches(self.tokenizer, items, max_seq_len=self.config["max_seq_len"],
-                               batch_size=_check_batch_size(batch_size))
+        batches = text_batches(
+            self.tokenizer,
+            items,
+            max_seq_len=self.config["max_seq_len"],
+            batch_size=_check_batch_size(batch_size),
+        )
         return [{"value": float(v)} for v in run_batches(self.net, batches, len(items))]
 
 
@@ -332,20 +396,28 @@ class SequenceLabeler(FinetunedTextModule):
     def build_network(cls, encoder: nn.Module, config: dict[str, Any]) -> nn.Module:
         from finehub.modules.text_tasks.network import TokenTaggerNet
 
-        return TokenTaggerNet(encoder, config["hidden_size"], len(config["tag_names"]), dropout=0.0, crf=config["crf"])
+        return TokenTaggerNet(
+            encoder, config["hidden_size"], len(config["tag_names"]), dropout=0.0, crf=config["crf"]
+        )
 
     @runnable
     @serving(batch="texts")
     def tag(self, texts: list[str], batch_size: int = 32) -> list[dict[str, Any]]:
         """Tags and entities of each text."""
         tokens = check_token_inputs(texts, char_level=self.config["char_level"])
-        ids = predict_tags(self.net, self.tokenizer, tokens, max_seq_len=self.config["max_seq_len"],
-                           batch_size=_check_batch_size(batch_size))
+        ids = predict_tags(
+            self.net,
+            self.tokenizer,
+            tokens,
+            max_seq_len=self.config["max_seq_len"],
+            batch_size=_check_batch_size(batch_size),
+        )
         return tagging_results(tokens, ids, self.config["tag_names"])
 
 
-def predict_tags(net: nn.Module, tokenizer: Any, tokens: Sequence[Sequence[str]], *, max_seq_len: int,
-                 batch_size: int) -> list[list[int]]:
+def predict_tags(
+    net: nn.Module, tokenizer: Any, tokens: Sequence[Sequence[str]], *, max_seq_len: int, batch_size: int
+) -> list[list[int]]:
     """Tag indices per token (first sub-token's scores; CRF Viterbi when the network has a CRF)."""
     import torch
 
@@ -377,16 +449,26 @@ class TextMatcher(FinetunedTextModule):
     def build_network(cls, encoder: nn.Module, config: dict[str, Any]) -> nn.Module:
         from finehub.modules.text_tasks.network import SiameseNet
 
-        return SiameseNet(encoder, config["hidden_size"], head=config["head"], num_classes=max(len(config["label_names"]), 1),
-                          pooling=config["pooling"], dropout=0.0)
+        return SiameseNet(
+            encoder,
+            config["hidden_size"],
+            head=config["head"],
+            num_classes=max(len(config["label_names"]), 1),
+            pooling=config["pooling"],
+            dropout=0.0,
+        )
 
     @runnable
     @serving(batch="pairs")
     def match(self, pairs: list[list[str]], batch_size: int = 32) -> list[dict[str, Any]]:
         """Per pair: ``{"similarity"}`` (cosine head) or ``{"label", "score", "probabilities"}``."""
         items = check_pairs(pairs)
-        batches = pair_batches(self.tokenizer, items, max_seq_len=self.config["max_seq_len"],
-                               batch_size=_check_batch_size(batch_size))
+        batches = pair_batches(
+            self.tokenizer,
+            items,
+            max_seq_len=self.config["max_seq_len"],
+            batch_size=_check_batch_size(batch_size),
+        )
         return match_results(run_batches(self.net, batches, len(items)), self.config)
 
 

@@ -22,8 +22,12 @@ MatchHead = Literal["classification", "cosine"]
 MATCH_HEADS: tuple[str, ...] = ("classification", "cosine")
 
 
-def _encode(encoder: nn.Module, input_ids: torch.Tensor, attention_mask: torch.Tensor,
-            token_type_ids: torch.Tensor | None = None) -> torch.Tensor:
+def _encode(
+    encoder: nn.Module,
+    input_ids: torch.Tensor,
+    attention_mask: torch.Tensor,
+    token_type_ids: torch.Tensor | None = None,
+) -> torch.Tensor:
     kwargs = {"token_type_ids": token_type_ids} if token_type_ids is not None else {}
     return encoder(input_ids=input_ids, attention_mask=attention_mask, **kwargs).last_hidden_state
 
@@ -35,14 +39,22 @@ class TextRegressorNet(TextClassifierNet):
     standard deviation, so the head learns a standardised target whatever the label's range.
     """
 
-    def __init__(self, encoder: nn.Module, hidden_size: int, *, pooling: TextPooling = "mean", dropout: float = 0.1) -> None:
+    def __init__(
+        self, encoder: nn.Module, hidden_size: int, *, pooling: TextPooling = "mean", dropout: float = 0.1
+    ) -> None:
         super().__init__(encoder, hidden_size, 1, pooling=pooling, dropout=dropout)
         self.register_buffer("shift", torch.zeros(()))
         self.register_buffer("scale", torch.ones(()))
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
-                token_type_ids: torch.Tensor | None = None) -> torch.Tensor:
-        return super().forward(input_ids, attention_mask, token_type_ids).squeeze(-1) * self.scale + self.shift
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        token_type_ids: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        return (
+            super().forward(input_ids, attention_mask, token_type_ids).squeeze(-1) * self.scale + self.shift
+        )
 
 
 class TokenTaggerNet(nn.Module):
@@ -50,8 +62,16 @@ class TokenTaggerNet(nn.Module):
     CRF whose transition scores decoding uses. ``pad_to`` widens the output to a fixed length
     (zeros) so batches of different widths concatenate."""
 
-    def __init__(self, encoder: nn.Module, hidden_size: int, num_tags: int, *, dropout: float = 0.1,
-                 crf: bool = False, pad_to: int | None = None) -> None:
+    def __init__(
+        self,
+        encoder: nn.Module,
+        hidden_size: int,
+        num_tags: int,
+        *,
+        dropout: float = 0.1,
+        crf: bool = False,
+        pad_to: int | None = None,
+    ) -> None:
         super().__init__()
         self.encoder = encoder
         self.dropout = nn.Dropout(dropout)
@@ -59,8 +79,12 @@ class TokenTaggerNet(nn.Module):
         self.crf = CRF(num_tags) if crf else None
         self.pad_to = pad_to
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
-                token_type_ids: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        token_type_ids: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         scores = self.head(self.dropout(_encode(self.encoder, input_ids, attention_mask, token_type_ids)))
         if self.pad_to is not None and scores.shape[1] < self.pad_to:
             scores = F.pad(scores, (0, 0, 0, self.pad_to - scores.shape[1]))
@@ -74,8 +98,16 @@ class SiameseNet(nn.Module):
     ``head="cosine"``: the cosine similarity of ``u`` and ``v``, one number per pair.
     """
 
-    def __init__(self, encoder: nn.Module, hidden_size: int, *, head: MatchHead = "classification",
-                 num_classes: int = 2, pooling: TextPooling = "mean", dropout: float = 0.1) -> None:
+    def __init__(
+        self,
+        encoder: nn.Module,
+        hidden_size: int,
+        *,
+        head: MatchHead = "classification",
+        num_classes: int = 2,
+        pooling: TextPooling = "mean",
+        dropout: float = 0.1,
+    ) -> None:
         super().__init__()
         self.encoder = encoder
         self.pooling: TextPooling = pooling
@@ -86,8 +118,13 @@ class SiameseNet(nn.Module):
     def embed(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         return pool_tokens(_encode(self.encoder, input_ids, attention_mask), attention_mask, self.pooling)
 
-    def forward(self, input_ids_a: torch.Tensor, attention_mask_a: torch.Tensor,
-                input_ids_b: torch.Tensor, attention_mask_b: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self,
+        input_ids_a: torch.Tensor,
+        attention_mask_a: torch.Tensor,
+        input_ids_b: torch.Tensor,
+        attention_mask_b: torch.Tensor,
+    ) -> torch.Tensor:
         u, v = self.embed(input_ids_a, attention_mask_a), self.embed(input_ids_b, attention_mask_b)
         if self.head is None:
             return F.cosine_similarity(u, v, dim=-1)

@@ -48,7 +48,9 @@ def spans(tags: Sequence[str]) -> list[Span]:
     return out
 
 
-def entity_scores(true: Sequence[Sequence[str]], pred: Sequence[Sequence[str]]) -> dict[str, dict[str, float]]:
+def entity_scores(
+    true: Sequence[Sequence[str]], pred: Sequence[Sequence[str]]
+) -> dict[str, dict[str, float]]:
     """Entity-level precision, recall and F1 (an entity counts when type and both ends match):
     ``{"micro": {...}, "<TYPE>": {...}}`` with keys precision, recall, f1, support."""
     from collections import Counter

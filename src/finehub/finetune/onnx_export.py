@@ -1,0 +1,565 @@
+"""Export a fine-tuned module to ONNX, check it reproduces the PyTorch model, optionally quantise it.
+
+    result = export_onnx("runs/zh")                  # a run folder (its best_model/), a module folder or name
+    result = export_onnx("my-ner", quantize="int8")  # + dynamic int8 weights, accuracy delta on the dev set
+
+The output is a module folder that :class:`finehub.modules.onnx_runtime.OnnxModule` runs with
+onnxruntime alone (``finehub.Module(folder)`` works, no torch import). Steps:
+
+1. load the module, trace its network with ``torch.onnx.export`` (dynamic batch and sequence axes;
+   the TorchScript exporter, which needs no extra package);
+2. write ``model.onnx``, ``tokenizer.json`` (text) and ``module.json`` whose ``config["onnx"]``
+   carries the pre-/post-processing settings;
+3. parity: the same prepared inputs through PyTorch and onnxruntime (max |difference| of the raw
+   outputs), and the two modules' final answers (agreement); beyond ``tolerance`` or below
+   ``min_agreement`` the export is refused with :class:`~finehub.errors.ExportError`;
+4. ``quantize="int8"``: ``onnxruntime.quantization.quantize_dynamic``; the task's metric on the dev
+   split (or test) of the run's dataset is measured before and after, and the int8 graph replaces
+   the float one.
+
+Parity samples and the quantisation check use the dataset the module was fine-tuned on (its
+``config["finetuned"]["dataset"]``, when it is a registered one) or the ``dataset`` you pass;
+without either, parity uses a few fixed inputs and the quantisation delta is left out.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from finehub._utils.lazy import require
+from finehub.errors import ConfigError, DatasetNotFoundError, ExportError
+
+if TYPE_CHECKING:
+    import numpy as np
+    import torch
+
+    from finehub.data.dataset import Dataset
+    from finehub.hub.module import ModuleBase
+
+log = logging.getLogger(__name__)
+
+QUANTIZE = ("int8",)
+ONNX_ENTRY = "finehub.modules.onnx_runtime:OnnxModule"
+SAMPLE_TEXTS = (
+    "The central bank raised interest rates by half a point on Tuesday.",
+    "A thrilling final: the home side scored twice in the last ten minutes.",
+    "新华社北京一月一日电，国家主席在人民大会堂发表新年讲话。",
+    "Short.",
+    "Critics praised the film's soundtrack, but the plot left audiences cold.",
+    "今天天气很好，我们去公园散步吧。",
+)
+
+
+@dataclass(frozen=True)
+class Parity:
+    """PyTorch vs onnxruntime on ``samples`` inputs."""
+
+    samples: int
+    max_abs_diff: float  # over the raw outputs (logits, scores, values)
+    agreement: float  # share of inputs whose final answers agree (top-1 label, label set, tags...)
+
+
+@dataclass(frozen=True)
+class Quantization:
+    """The task's dev metric before and after int8 quantisation (``None`` values: no labelled data)."""
+
+    metric: str | None
+    float_value: float | None
+    int8_value: float | None
+    examples: int
+    agreement: float  # share of inputs whose answers the float and int8 graphs agree on
+    float_bytes: int
+    int8_bytes: int
+
+    @property
+    def delta(self) -> float | None:
+        if self.float_value is None or self.int8_value is None:
+            return None
+        return self.int8_value - self.float_value
+
+
+@dataclass(frozen=True)
+class OnnxExport:
+    folder: Path
+    kind: str
+    parity: Parity
+    quantization: Quantization | None
+
+
+# --- what each kind of module exports ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Graph:
+    """A module's network as ONNX sees it: inputs, outputs, axes, and the runtime settings."""
+
+    kind: str
+    net: torch.nn.Module
+    input_names: tuple[str, ...]
+    output_name: str
+    dynamic_axes: dict[str, dict[int, str]]
+    settings: dict[str, Any]
+
+
+def _text_settings(module: Any) -> dict[str, Any]:
+    tok = module.tokenizer
+    config = module.info.config
+    return {
+        "max_seq_len": config["max_seq_len"],
+        "pad_id": tok.pad_token_id or 0,
+        "pad_token": tok.pad_token or "[PAD]",
+    }
+
+
+def _graph(module: ModuleBase) -> _Graph:
+    from finehub.modules.image_classifier import ImageClassifier
+    from finehub.modules.text_classifier import TextClassifier
+    from finehub.modules.text_tasks import (
+        MultiLabelTextClassifier,
+        SequenceLabeler,
+        TextMatcher,
+        TextRegressor,
+    )
+
+    text_inputs = ("input_ids", "attention_mask", "token_type_ids")
+    seq_axes = {n: {0: "batch", 1: "sequence"} for n in text_inputs}
+    cfg = dict(module.info.config)
+    if isinstance(module, TextClassifier):
+        return _Graph(
+            "text-classification",
+            module.net,
+            text_inputs,
+            "logits",
+            {**seq_axes, "logits": {0: "batch"}},
+            {**_text_settings(module), "label_names": cfg["label_names"]},
+        )
+    if isinstance(module, MultiLabelTextClassifier):
+        return _Graph(
+            "multilabel-classification",
+            module.net,
+            text_inputs,
+            "logits",
+            {**seq_axes, "logits": {0: "batch"}},
+            {**_text_settings(module), "label_names": cfg["label_names"], "threshold": cfg["threshold"]},
+        )
+    if isinstance(module, TextRegressor):
+        return _Graph(
+            "text-regression",
+            module.net,
+            text_inputs,
+            "value",
+            {**seq_axes, "value": {0: "batch"}},
+            _text_settings(module),
+        )
+    if isinstance(module, SequenceLabeler):
+        crf = module.net.crf
+        crf_scores = (
+            None
+            if crf is None
+            else {k: getattr(crf, k).detach().cpu().tolist() for k in ("start", "end", "transitions")}
+        )
+        return _Graph(
+            "sequence-labeling",
+            module.net,
+            text_inputs,
+            "scores",
+            {**seq_axes, "scores": {0: "batch", 1: "sequence"}},
+            {
+                **_text_settings(module),
+                "tag_names": cfg["tag_names"],
+                "char_level": cfg["char_level"],
+                "crf": crf_scores,
+            },
+        )
+    if isinstance(module, TextMatcher):
+        names = ("input_ids_a", "attention_mask_a", "input_ids_b", "attention_mask_b")
+        axes = {n: {0: "batch", 1: f"sequence_{n[-1]}"} for n in names}
+        return _Graph(
+            "text-matching",
+            module.net,
+            names,
+            "output",
+            {**axes, "output": {0: "batch"}},
+            {**_text_settings(module), "head": cfg["head"], "label_names": cfg["label_names"]},
+        )
+    if isinstance(module, ImageClassifier):
+        return _Graph(
+            "image-classification",
+            module.net,
+            ("pixel_values",),
+            "logits",
+            {"pixel_values": {0: "batch"}, "logits": {0: "batch"}},
+            {k: cfg[k] for k in ("label_names", "image_size", "resize", "mean", "std")},
+        )
+    raise ConfigError(
+        "module",
+        f"{module.info.name!r} ({type(module).__name__}) cannot be exported to ONNX; export works for "
+        "modules fine-tuned with finehub (text classification, multi-label, regression, sequence labelling, "
+        "text matching, image classification)",
+    )
+
+
+# --- inputs: raw samples, prepared arrays, answers ------------------------------------------------------
+
+
+def _raw_input(kind: str, example: Any) -> Any:
+    """What a module's predict takes for one dataset example."""
+    if kind == "image-classification":
+        return example.image
+    if kind == "sequence-labeling":
+        return list(example.tokens)
+    if kind == "text-matching":
+        return [example.text_a, example.text_b]
+    return example.text_a if example.text_b is None else [example.text_a, example.text_b]
+
+
+def _fallback_inputs(kind: str) -> list[Any]:
+    import numpy as np
+
+    if kind == "image-classification":
+        rng = np.random.default_rng(0)
+        return [rng.integers(0, 256, (48 + 8 * i, 64, 3), dtype=np.uint8) for i in range(4)]
+    if kind == "sequence-labeling":
+        return [list(t) if not t.isascii() else t.split() for t in SAMPLE_TEXTS]
+    if kind == "text-matching":
+        return [[a, b] for a, b in zip(SAMPLE_TEXTS, SAMPLE_TEXTS[1:] + SAMPLE_TEXTS[:1], strict=True)]
+    return list(SAMPLE_TEXTS)
+
+
+def _prepared(runtime: Any, kind: str, inputs: Sequence[Any]) -> dict[str, np.ndarray]:
+    """The arrays the ONNX module feeds its graph for ``inputs`` (one batch)."""
+    from finehub.data.images import load_images
+    from finehub.modules.text_classifier import check_texts
+    from finehub.modules.text_tasks import check_pairs, check_token_inputs
+
+    if kind == "image-classification":
+        return runtime.image_feeds(load_images(list(inputs)))
+    if kind == "sequence-labeling":
+        return runtime.text_feeds(
+            check_token_inputs(list(inputs), char_level=runtime.spec["char_level"]), pretokenized=True
+        )[0]
+    if kind == "text-matching":
+        pairs = check_pairs(list(inputs))
+        return {
+            **runtime.text_feeds([a for a, _ in pairs], suffix="_a")[0],
+            **runtime.text_feeds([b for _, b in pairs], suffix="_b")[0],
+        }
+    return runtime.text_feeds(check_texts(list(inputs)))[0]
+
+
+def _answer(kind: str, result: Any) -> Any:
+    """The comparable essence of one result: a label, a label set, a tag list, a number."""
+    if kind == "multilabel-classification":
+        return tuple(result["labels"])
+    if kind == "sequence-labeling":
+        return tuple(result["tags"])
+    if kind == "text-regression":
+        return result["value"]
+    if "similarity" in result:
+        return result["similarity"]
+    return result["label"]
+
+
+def _agreement(kind: str, a: Sequence[Any], b: Sequence[Any]) -> float:
+    same = 0
+    for x, y in zip(a, b, strict=True):
+        x, y = _answer(kind, x), _answer(kind, y)
+        same += abs(x - y) <= 1e-3 * (1 + abs(x)) if isinstance(x, float) else x == y
+    return same / max(len(a), 1)
+
+
+def _score(
+    kind: str, results: Sequence[Any], examples: Sequence[Any], label_names: Sequence[str]
+) -> tuple[str, float]:
+    """The task's headline metric of ``results`` against the examples' labels."""
+    import numpy as np
+
+    from finehub.finetune.tasks._metrics import f1_scores, rmse, spearman
+    from finehub.modules.text_tasks.tagging import entity_scores
+
+    if kind == "text-regression":
+        return "rmse", rmse([r["value"] for r in results], [e.label for e in examples])
+    if kind == "sequence-labeling":
+        true = [[label_names[t] for t in e.tags] for e in examples]
+        return "f1", entity_scores(true, [r["tags"] for r in results])["micro"]["f1"]
+    if kind == "multilabel-classification":
+        truth = np.zeros((len(examples), len(label_names)), dtype=bool)
+        pred = np.zeros_like(truth)
+        for i, (r, e) in enumerate(zip(results, examples, strict=True)):
+            truth[i, list(e.label)] = True
+            pred[i, [label_names.index(n) for n in r["labels"]]] = True
+        return "micro_f1", f1_scores(truth, pred)[0]
+    if results and "similarity" in results[0]:
+        return "spearman", spearman([r["similarity"] for r in results], [float(e.label) for e in examples])
+    return "accuracy", float(
+        np.mean([r["label"] == label_names[e.label] for r, e in zip(results, examples, strict=True)])
+    )
+
+
+# --- the export ---------------------------------------------------------------------------------------
+
+
+def resolve_source(source: str | Path) -> Path:
+    """The module folder ``source`` names: a run folder's ``best_model/``, a module folder, or an
+    installed module's folder."""
+    from finehub.hub.store import MANIFEST
+
+    path = Path(source).expanduser()
+    if (path / "best_model" / MANIFEST).is_file():
+        return path / "best_model"
+    if (path / MANIFEST).is_file():
+        return path
+    if path.exists():
+        raise ConfigError(
+            "source",
+            f"{str(path)!r} is neither a run folder (with best_model/) nor a module folder "
+            "(with module.json)",
+        )
+    import finehub
+
+    module = finehub.Module(str(source))
+    if module.directory is None or not (module.directory / MANIFEST).is_file():
+        raise ConfigError(
+            "source", f"module {str(source)!r} has no folder with module.json; only fine-tuned modules export"
+        )
+    return module.directory
+
+
+def export_onnx(
+    source: str | Path,
+    output_dir: str | Path | None = None,
+    *,
+    quantize: str | None = None,
+    dataset: Dataset | str | None = None,
+    tolerance: float = 1e-3,
+    min_agreement: float = 0.98,
+    samples: int = 32,
+    max_eval: int = 512,
+    opset: int = 17,
+) -> OnnxExport:
+    """Export ``source`` (run folder, module folder or module name) to an ONNX module folder
+    (default: ``<run>/onnx``, or ``<module folder>-onnx``); see the module docstring."""
+    import finehub
+
+    if quantize is not None and quantize not in QUANTIZE:
+        raise ConfigError("quantize", f"must be one of {list(QUANTIZE)} or None, got {quantize!r}")
+    require("onnx", extra="export", feature="ONNX export")
+    require("onnxruntime", extra="export", feature="ONNX export")
+    folder = resolve_source(source)
+    module = finehub.Module(str(folder))
+    graph = _graph(module)
+    if output_dir is None:
+        output_dir = (
+            folder.parent / "onnx" if folder.name == "best_model" else folder.with_name(f"{folder.name}-onnx")
+        )
+    output = Path(output_dir)
+    examples, label_names = _examples(module, dataset, max_eval)
+    inputs = (
+        [_raw_input(graph.kind, e) for e in examples[:samples]] if examples else _fallback_inputs(graph.kind)
+    )
+
+    output.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{output.name}.tmp-", dir=output.parent))
+    try:
+        runtime = _write(module, folder, graph, tmp, inputs, opset=opset, quantized=None)
+        parity = _parity(module, runtime, graph, inputs)
+        log.info(
+            "ONNX parity on %d inputs: max |diff| %.3g, agreement %.3f",
+            parity.samples,
+            parity.max_abs_diff,
+            parity.agreement,
+        )
+        if parity.max_abs_diff > tolerance or parity.agreement < min_agreement:
+            raise ExportError(
+                f"{module.info.name} to ONNX",
+                f"the ONNX graph does not reproduce the PyTorch model on {parity.samples} inputs (max |difference| "
+                f"{parity.max_abs_diff:.3g} > {tolerance:g}, or answers agree on {parity.agreement:.1%} < "
+                f"{min_agreement:.0%}). Try another opset (opset=...), or pass a larger tolerance if that is acceptable",
+            )
+        quantization = None
+        if quantize == "int8":
+            quantization = _quantize(module, folder, graph, tmp, inputs, examples, label_names, opset=opset)
+        from finehub.finetune.export import _swap_into_place
+
+        _swap_into_place(tmp, output)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return OnnxExport(output, graph.kind, parity, quantization)
+
+
+def _examples(module: ModuleBase, dataset: Dataset | str | None, limit: int) -> tuple[list[Any], list[str]]:
+    """Labelled examples to check against: the dev (or test) split of ``dataset``, or of the dataset
+    the module was fine-tuned on when that is a registered one."""
+    from finehub.data import datasets
+
+    if dataset is None:
+        dataset = (module.info.config.get("finetuned") or {}).get("dataset")
+        if not dataset:
+            return [], []
+        try:
+            dataset = datasets.load(dataset)
+        except DatasetNotFoundError:
+            log.info("Dataset %r is not registered; parity uses fixed sample inputs", dataset)
+            return [], []
+    elif isinstance(dataset, str):
+        dataset = datasets.load(dataset)
+    split = "dev" if "dev" in dataset else "test" if "test" in dataset else "train"
+    return list(dataset[split][:limit]), list(dataset.label_names)
+
+
+def _write(
+    module: ModuleBase,
+    folder: Path,
+    graph: _Graph,
+    out: Path,
+    inputs: Sequence[Any],
+    *,
+    opset: int,
+    quantized: str | None = None,
+    model: Path | None = None,
+) -> Any:
+    """``model.onnx`` (traced, or copied from ``model``), tokenizer, module.json; returns the runtime module."""
+    import torch
+
+    from finehub.modules.onnx_runtime import MODEL_FILE, TOKENIZER_FILE, OnnxModule
+
+    if graph.kind != "image-classification":
+        tokenizer = folder / TOKENIZER_FILE
+        if not tokenizer.is_file():
+            raise ExportError(
+                module.info.name, f"{tokenizer} is missing; only fast (tokenizer.json) tokenizers export"
+            )
+        shutil.copyfile(tokenizer, out / TOKENIZER_FILE)
+    settings = {
+        "kind": graph.kind,
+        "inputs": list(graph.input_names),
+        "output": graph.output_name,
+        "quantized": quantized,
+        **graph.settings,
+    }
+    if model is not None:
+        shutil.copyfile(model, out / MODEL_FILE)
+    else:
+        _manifest(module, out, settings)
+        feeds = _prepared(
+            OnnxModule(directory=out), graph.kind, inputs[:4]
+        )  # the runtime's own preprocessing
+        args = tuple(torch.from_numpy(feeds[n]) for n in graph.input_names)
+        with warnings.catch_warnings(), torch.no_grad():
+            warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation and tracer warnings
+            torch.onnx.export(
+                graph.net.eval(),
+                args,
+                str(out / MODEL_FILE),
+                dynamo=False,
+                input_names=list(graph.input_names),
+                output_names=[graph.output_name],
+                dynamic_axes=graph.dynamic_axes,
+                opset_version=opset,
+            )
+    _manifest(module, out, settings)
+    return OnnxModule(directory=out)
+
+
+def _manifest(module: ModuleBase, out: Path, settings: dict[str, Any]) -> None:
+    """module.json of the ONNX folder, pinning every file present by sha256."""
+    import finehub
+    from finehub._utils.hashing import sha256_file
+    from finehub.hub.module import Asset, ModuleInfo
+    from finehub.hub.store import MANIFEST, write_manifest
+
+    info = module.info
+    files = sorted(p for p in out.iterdir() if p.is_file() and p.name != MANIFEST)
+    write_manifest(
+        out,
+        ModuleInfo(
+            name=f"{info.name}-onnx",
+            version=info.version,
+            task=info.task,
+            summary=f"{info.summary} (ONNX)",
+            entry=ONNX_ENTRY,
+            finehub=f">={finehub.__version__},<1",
+            tags=(*info.tags, "onnx"),
+            inputs={"inputs": "as the original module"},
+            outputs=dict(info.outputs),
+            requirements=("onnxruntime>=1.16", "tokenizers>=0.15"),
+            assets=tuple(Asset(path=p.name, sha256=sha256_file(p), size=p.stat().st_size) for p in files),
+            config={
+                "onnx": settings,
+                "source": {
+                    "name": info.name,
+                    "version": info.version,
+                    "finetuned": dict(info.config.get("finetuned") or {}),
+                },
+            },
+        ),
+    )
+
+
+def _parity(module: ModuleBase, runtime: Any, graph: _Graph, inputs: Sequence[Any]) -> Parity:
+    import numpy as np
+    import torch
+
+    diff = 0.0
+    for start in range(0, len(inputs), 8):
+        feeds = _prepared(runtime, graph.kind, inputs[start : start + 8])
+        with torch.inference_mode():
+            expected = (
+                graph.net.eval()(*(torch.from_numpy(feeds[n]) for n in graph.input_names)).float().numpy()
+            )
+        diff = max(diff, float(np.abs(runtime.raw_outputs(feeds) - expected).max()))
+    agreement = _agreement(graph.kind, module.predict(list(inputs)), runtime.predict(list(inputs)))
+    return Parity(len(inputs), diff, agreement)
+
+
+def _quantize(
+    module: ModuleBase,
+    folder: Path,
+    graph: _Graph,
+    tmp: Path,
+    inputs: Sequence[Any],
+    examples: Sequence[Any],
+    label_names: Sequence[str],
+    *,
+    opset: int,
+) -> Quantization:
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    from finehub.modules.onnx_runtime import MODEL_FILE, OnnxModule
+
+    checked = [_raw_input(graph.kind, e) for e in examples] or list(inputs)
+    before = OnnxModule(directory=tmp).predict(checked)
+    int8_model = tmp.parent / f"{tmp.name}.int8.onnx"
+    float_bytes = (tmp / MODEL_FILE).stat().st_size
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            quantize_dynamic(str(tmp / MODEL_FILE), str(int8_model), weight_type=QuantType.QInt8)
+        after = _write(
+            module, folder, graph, tmp, inputs, opset=opset, quantized="int8", model=int8_model
+        ).predict(checked)
+    finally:
+        int8_model.unlink(missing_ok=True)
+    metric = float_value = int8_value = None
+    if examples:
+        metric, float_value = _score(graph.kind, before, examples, label_names)
+        _, int8_value = _score(graph.kind, after, examples, label_names)
+    result = Quantization(
+        metric,
+        float_value,
+        int8_value,
+        len(examples),
+        _agreement(graph.kind, before, after),
+        float_bytes,
+        (tmp / MODEL_FILE).stat().st_size,
+    )
+    log.info("int8 quantisation: %s", result)
+    return result

@@ -1,0 +1,263 @@
+"""Image classification on a pretrained image backbone (EfficientNet-Lite0, MobileNetV2, ...).
+
+Training batches go through random augmentation (:mod:`finehub.data.augment`), evaluation and
+prediction through the backbone's resize / centre-crop / normalise pipeline. Examples are
+:class:`~finehub.data.examples_extra.ImageExample`; images are decoded per batch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from finehub.errors import ConfigError
+from finehub.finetune.metrics import CLASSIFICATION_METRICS, classification_metrics, confusion_matrix
+from finehub.finetune.tasks._text_base import check_label_names, check_num_classes
+from finehub.finetune.tasks.base import Task
+
+if TYPE_CHECKING:
+    import numpy as np
+    import torch
+
+    from finehub.data.augment import Augmentation
+    from finehub.data.dataset import Dataset
+    from finehub.data.examples_extra import ImageExample
+    from finehub.nn.backbone import ImageBackbone
+
+
+def as_image_backbone(module_or_backbone: Any) -> ImageBackbone:
+    """An ImageBackbone, given one or a module that provides one through ``backbone()``."""
+    from finehub.nn.backbone import ImageBackbone
+
+    if isinstance(module_or_backbone, ImageBackbone):
+        return module_or_backbone
+    backbone = getattr(module_or_backbone, "backbone", None)
+    if callable(backbone):
+        result = backbone()
+        if isinstance(result, ImageBackbone):
+            return result
+    raise ConfigError(
+        "module",
+        f"{module_or_backbone!r} is not an image model; pass hub.Module('efficientnet-lite0-imagenet'), "
+        "hub.Module('mobilenet-v2-imagenet') or a finehub.nn.backbone.ImageBackbone",
+    )
+
+
+@dataclass(frozen=True)
+class ImageSplit:
+    """A split's images (as given: paths, arrays, PIL images) and labels; ``train`` splits are augmented."""
+
+    images: list[Any]
+    labels: np.ndarray
+    train: bool
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    @property
+    def lengths(self) -> np.ndarray:
+        import numpy as np
+
+        return np.ones(len(self.images), dtype=np.int64)  # all the same: batches are plain shuffles
+
+
+class ImageClassificationTask(Task):
+    """Backbone features -> dropout -> linear layer -> softmax over ``num_classes``.
+
+    ``image_size`` (default: the backbone's, 224) sets the crop; the resize before it keeps the
+    backbone's ratio (256/224). Smaller sizes train much faster on a CPU and suit small images.
+    ``augment``: an :class:`~finehub.data.augment.Augmentation`, a mapping of its fields, True
+    (the defaults) or False (train on the eval pipeline). Augmentation randomness comes from
+    torch's global RNG, which the Trainer seeds and checkpoints, so runs repeat and resume exactly.
+    """
+
+    known_metrics = CLASSIFICATION_METRICS
+
+    def __init__(
+        self,
+        module: Any,
+        num_classes: int,
+        *,
+        label_names: Sequence[str] | None = None,
+        image_size: int | None = None,
+        augment: Augmentation | Mapping[str, Any] | bool = True,
+        dropout: float = 0.2,
+        metrics: Sequence[str] = CLASSIFICATION_METRICS,
+        main_metric: str = "accuracy",
+        seed: int = 0,
+    ) -> None:
+        import torch
+
+        from finehub.data.augment import Augmentation
+        from finehub.data.transforms import eval_transform
+        from finehub.modules.image_classifier.network import ImageClassifierNet
+
+        super().__init__(metrics=metrics, main_metric=main_metric)
+        backbone = as_image_backbone(module)
+        self.num_classes = check_num_classes(num_classes, minimum=2)
+        self.label_names = check_label_names(label_names, num_classes)
+        size = backbone.image_size if image_size is None else image_size
+        if not isinstance(size, int) or isinstance(size, bool) or not 16 <= size <= 1024:
+            raise ConfigError("image_size", f"must be an integer from 16 to 1024, got {image_size!r}")
+        if not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
+            raise ConfigError("dropout", f"must be in [0, 1), got {dropout!r}")
+        if isinstance(augment, bool):
+            self.augment: Augmentation | None = Augmentation() if augment else None
+        elif isinstance(augment, Mapping):
+            self.augment = Augmentation(
+                **{k: tuple(v) if isinstance(v, list) else v for k, v in augment.items()}
+            )
+        elif isinstance(augment, Augmentation):
+            self.augment = augment
+        else:
+            raise ConfigError(
+                "augment", f"must be true/false, an Augmentation or a mapping of its fields, got {augment!r}"
+            )
+        self.backbone = backbone
+        self.base_module = getattr(getattr(module, "info", None), "name", None)
+        self.image_size, self.resize = size, round(size * backbone.resize / backbone.image_size)
+        self.dropout = float(dropout)
+        self.eval_transform = eval_transform(
+            resize=self.resize, image_size=size, mean=backbone.mean, std=backbone.std
+        )
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            self.model = ImageClassifierNet(
+                backbone.model, backbone.feature_dim, num_classes, dropout=dropout
+            )
+        self.model.train()
+
+    def __repr__(self) -> str:
+        return (
+            f"ImageClassificationTask(arch={self.backbone.arch!r}, num_classes={self.num_classes}, "
+            f"image_size={self.image_size}, augment={self.augment})"
+        )
+
+    def bind(self, dataset: Dataset) -> None:
+        from finehub.data.examples_extra import ImageExample
+
+        if not all(isinstance(e, ImageExample) for e in dataset.train):
+            raise ConfigError(
+                "dataset",
+                f"{dataset.name!r} does not hold ImageExample(image, label) examples; load "
+                "images with hub.datasets.image_folder(...) or a built-in such as 'digits'",
+            )
+        if dataset.num_classes != self.num_classes:
+            raise ConfigError(
+                "num_classes",
+                f"the task has {self.num_classes} classes but dataset {dataset.name!r} has "
+                f"{dataset.num_classes} ({dataset.label_names}); build it with num_classes=ds.num_classes",
+            )
+        if self.label_names == [str(i) for i in range(self.num_classes)]:
+            self.label_names = list(dataset.label_names)
+
+    def encode(self, examples: Sequence[ImageExample], *, split: str = "data") -> ImageSplit:  # type: ignore[override]
+        """Nothing to precompute for images: check the labels and keep the references."""
+        key = f"{self.encoding_key(examples)}/{split == 'train'}"
+        if key not in self._encoded:
+            self._encoded[key] = self.encode_examples(examples, split=split)  # type: ignore[assignment]
+        return self._encoded[key]  # type: ignore[return-value]
+
+    def encoding_key(self, examples: Sequence[ImageExample]) -> str:  # type: ignore[override]
+        import numpy as np
+
+        h = hashlib.sha1(repr((self.image_size, len(examples))).encode())
+        for e in examples:
+            image = e.image
+            h.update(image.tobytes() if isinstance(image, np.ndarray) else repr(image).encode())
+            h.update(repr(e.label).encode())
+        return h.hexdigest()
+
+    def encode_examples(self, examples: Sequence[ImageExample], *, split: str) -> ImageSplit:  # type: ignore[override]
+        import numpy as np
+
+        bad = next(
+            (
+                i
+                for i, e in enumerate(examples)
+                if not isinstance(e.label, int)
+                or isinstance(e.label, bool)
+                or not 0 <= e.label < self.num_classes
+            ),
+            None,
+        )
+        if bad is not None:
+            raise ConfigError(
+                f"{split}[{bad}].label",
+                f"{examples[bad].label!r} is not a class index in [0, {self.num_classes})",
+            )
+        labels = np.fromiter((e.label for e in examples), dtype=np.int64, count=len(examples))  # type: ignore[misc]
+        return ImageSplit([e.image for e in examples], labels, train=split == "train")
+
+    def collate(self, split: ImageSplit, indices: np.ndarray) -> dict[str, torch.Tensor]:  # type: ignore[override]
+        import torch
+
+        from finehub.data.augment import batch_generator
+        from finehub.data.images import load_image
+
+        images = [load_image(split.images[i], field=f"image {int(i)}") for i in indices]
+        if split.train and self.augment is not None:
+            b = self.backbone
+            transform = self.augment.transform(
+                image_size=self.image_size, rng=batch_generator(), mean=b.mean, std=b.std
+            )
+        else:
+            transform = self.eval_transform
+        return {"pixel_values": transform.batch(images), "labels": torch.from_numpy(split.labels[indices])}
+
+    def loss(self, outputs: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        import torch.nn.functional as F
+
+        return F.cross_entropy(outputs.float(), labels)
+
+    def compute_metrics(self, outputs: torch.Tensor, labels: np.ndarray) -> dict[str, Any]:
+        preds = outputs.argmax(-1).cpu().numpy()
+        metrics: dict[str, Any] = classification_metrics(labels, preds, self.num_classes, self.metrics)
+        metrics["confusion_matrix"] = confusion_matrix(labels, preds, self.num_classes).tolist()
+        return metrics
+
+    def predict(self, images: Any, *, top_k: int | None = None, batch_size: int = 16) -> list[dict[str, Any]]:
+        """``[{"label", "score", "probabilities"}]`` per image, from the current weights."""
+        from finehub.data.images import load_images
+        from finehub.modules.image_classifier import predict_logits
+        from finehub.modules.text_classifier import format_predictions
+        from finehub.modules.text_tasks import softmax
+
+        logits = predict_logits(self.model, self.eval_transform, load_images(images), batch_size)
+        return format_predictions(softmax(logits), self.label_names, top_k)
+
+    def export_files(self, folder: Path) -> dict[str, Any]:
+        from safetensors.torch import save_file
+
+        from finehub.modules.image_classifier import WEIGHTS, ImageClassifier
+
+        state = {k: v.detach().to("cpu").contiguous() for k, v in self.model.state_dict().items()}
+        save_file(state, str(folder / WEIGHTS))
+        b, info = self.backbone, ImageClassifier.info
+        return {
+            "entry": info.entry,
+            "task": info.task,
+            "tags": ["image", "classification", b.arch],
+            "inputs": dict(info.inputs),
+            "outputs": dict(info.outputs),
+            "config": {
+                "num_classes": self.num_classes,
+                "label_names": list(self.label_names),
+                "arch": b.arch,
+                "build": b.extra.get("build"),
+                "build_kwargs": dict(b.extra.get("build_kwargs", {})),
+                "feature_dim": b.feature_dim,
+                "image_size": self.image_size,
+                "resize": self.resize,
+                "mean": list(b.mean),
+                "std": list(b.std),
+                "augment": self.augment.to_dict() if self.augment else None,
+                "base_module": self.base_module,
+            },
+        }
+
+
+ImageClassifierTask = ImageClassificationTask  # PaddleHub's name

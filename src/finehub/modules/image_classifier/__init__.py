@@ -1,0 +1,150 @@
+"""The module class a fine-tuned image classifier loads as, from its exported folder.
+
+Folder layout (written by ``finehub.finetune.export``)::
+
+    module.json          ModuleInfo; ``config`` holds num_classes, label_names, the backbone's
+                         ``build`` ("finehub.nn.<module>:<Class>") and ``build_kwargs``,
+                         feature_dim, and the preprocessing: resize, image_size, mean, std
+    model.safetensors    the ImageClassifierNet state dict (``backbone.*``, ``head.*``)
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from finehub.data.images import ImageLike, load_images
+from finehub.errors import InvalidManifestError, ModuleInputError
+from finehub.hub.module import ModuleBase, moduleinfo, runnable, serving
+
+if TYPE_CHECKING:
+    import numpy as np
+    from torch import nn
+
+    from finehub.nn.backbone import ImageBackbone
+
+WEIGHTS = "model.safetensors"
+CONFIG_KEYS = (
+    "num_classes",
+    "label_names",
+    "build",
+    "build_kwargs",
+    "feature_dim",
+    "resize",
+    "image_size",
+    "mean",
+    "std",
+)
+BUILD_PREFIX = "finehub.nn."  # backbones are rebuilt only from finehub's own network definitions
+
+
+def build_backbone(build: str, kwargs: dict[str, Any], *, where: str) -> nn.Module:
+    """A fresh backbone from its ``"finehub.nn.<module>:<Class>"`` path."""
+    target, _, attr = build.partition(":")
+    if not target.startswith(BUILD_PREFIX) or not attr:
+        raise InvalidManifestError(where, f"backbone build {build!r} must name a class in {BUILD_PREFIX}*")
+    try:
+        cls = getattr(importlib.import_module(target), attr)
+    except (ImportError, AttributeError) as e:
+        raise InvalidManifestError(where, f"cannot import backbone {build!r}: {e}") from e
+    return cls(**kwargs)
+
+
+def predict_logits(net: nn.Module, transform: Any, images: Sequence[Any], batch_size: int) -> np.ndarray:
+    """Logits N×C of PIL images, in batches; the network's train/eval mode is restored afterwards."""
+    import numpy as np
+    import torch
+
+    if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
+        raise ModuleInputError("batch_size", f"must be a positive integer, got {batch_size!r}")
+    device = next(net.parameters()).device
+    was_training = net.training
+    net.eval()
+    out = []
+    try:
+        with torch.inference_mode():
+            for start in range(0, len(images), batch_size):
+                out.append(
+                    net(transform.batch(images[start : start + batch_size]).to(device)).float().cpu().numpy()
+                )
+    finally:
+        net.train(was_training)
+    return np.concatenate(out)
+
+
+@moduleinfo(
+    name="image-classifier",
+    version="1.0.0",
+    task="image-classification",
+    summary="An image classifier fine-tuned with finehub, loaded from its exported folder.",
+    inputs={"images": "list of images: file paths, PIL images, numpy H×W×3 uint8 RGB, bytes or base64"},
+    outputs={"label": "best label", "score": "its probability", "probabilities": "label -> probability"},
+)
+class ImageClassifier(ModuleBase):
+    """Generic class of exported image classifiers; each instance takes its metadata from ``module.json``."""
+
+    def __init__(self, *, directory: str | Path | None = None, device: str = "cpu", **init_args: Any) -> None:
+        super().__init__(directory=directory, **init_args)
+        from finehub.data.transforms import eval_transform, rgb_triple
+        from finehub.hub.store import MANIFEST, read_manifest
+        from finehub.hub.weights import load_state_dict
+        from finehub.modules.image_classifier.network import ImageClassifierNet
+
+        if self.directory is None:
+            raise InvalidManifestError(
+                "image-classifier", "needs the folder of an exported model (directory=...)"
+            )
+        info = read_manifest(self.directory)
+        where = str(self.directory / MANIFEST)
+        missing = [k for k in CONFIG_KEYS if k not in info.config]
+        if missing:
+            raise InvalidManifestError(where, f"config lacks {missing}; export the model again with finehub")
+        self.info = info  # type: ignore[misc]  # per-instance metadata
+        cfg = self.config = dict(info.config)
+        backbone = build_backbone(cfg["build"], dict(cfg["build_kwargs"]), where=where)
+        self.net = ImageClassifierNet(backbone, cfg["feature_dim"], cfg["num_classes"], dropout=0.0)
+        try:
+            self.net.load_state_dict(load_state_dict(self.directory / WEIGHTS), strict=True)
+        except RuntimeError as e:
+            raise InvalidManifestError(
+                str(self.directory / WEIGHTS), f"weights do not match the network: {e}"
+            ) from e
+        self.net.eval().to(device)
+        self.mean, self.std = rgb_triple(cfg["mean"]), rgb_triple(cfg["std"])
+        self.transform = eval_transform(
+            resize=cfg["resize"], image_size=cfg["image_size"], mean=self.mean, std=self.std
+        )
+
+    @property
+    def label_names(self) -> list[str]:
+        return list(self.config["label_names"])
+
+    @runnable
+    @serving(batch="images")
+    def classify(
+        self, images: ImageLike | Sequence[ImageLike], top_k: int | None = None, batch_size: int = 16
+    ) -> list[dict[str, Any]]:
+        """Label, score and probabilities for each image (``top_k``: only the k most probable listed)."""
+        from finehub.modules.text_classifier import format_predictions
+        from finehub.modules.text_tasks import softmax
+
+        logits = predict_logits(self.net, self.transform, load_images(images), batch_size)
+        return format_predictions(softmax(logits), self.label_names, top_k)
+
+    def backbone(self) -> ImageBackbone:
+        """The fine-tuned backbone, so an exported classifier can be fine-tuned further."""
+        from finehub.nn.backbone import ImageBackbone
+
+        cfg = self.config
+        return ImageBackbone(
+            model=self.net.backbone,
+            feature_dim=cfg["feature_dim"],
+            image_size=cfg["image_size"],
+            resize=cfg["resize"],
+            mean=self.mean,
+            std=self.std,
+            arch=cfg.get("arch", ""),
+            extra={"build": cfg["build"], "build_kwargs": dict(cfg["build_kwargs"])},
+        )

@@ -1,0 +1,55 @@
+"""`finehub bench` through its Typer command, and the suite's selection of benchmarks."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from finehub.bench import suite
+from finehub.cli.bench import register
+from finehub.errors import ConfigError
+
+
+@pytest.fixture
+def app() -> typer.Typer:
+    app = typer.Typer()
+    register(app)
+    return app
+
+
+def test_list_names_every_benchmark(app) -> None:
+    out = CliRunner().invoke(app, ["--list"]).stdout
+    for bm in suite.BENCHMARKS:
+        assert bm.name in out
+
+
+def test_selection_quick_leaves_out_the_long_runs() -> None:
+    assert [b.name for b in suite.selected("all", quick=False)] == [b.name for b in suite.BENCHMARKS]
+    assert "parity" not in [b.name for b in suite.selected("all", quick=True)]
+    assert [b.name for b in suite.selected("embed", quick=True)] == ["embed"]
+    with pytest.raises(ConfigError, match="startup"):
+        suite.selected("embedd", quick=False)
+
+
+def test_external_scripts_are_found_in_the_benchmarks_folder(tmp_path: Path) -> None:
+    assert suite.external_scripts(tmp_path) == []
+    (tmp_path / "benchmarks").mkdir()
+    (tmp_path / "benchmarks" / "serving_load.py").write_text("")
+    assert suite.external_scripts(tmp_path) == [tmp_path / "benchmarks" / "serving_load.py"]
+
+
+@pytest.mark.slow
+def test_quick_matmul_run_prints_a_table_and_writes_json(app, tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["matmul", "--quick", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "bf16 / fp32" in result.stdout
+    data = json.loads((tmp_path / "matmul.json").read_text())
+    assert data["params"]["quick"] is True and data["params"]["threads"] == 2
+    names = [c["name"] for c in data["contenders"]]
+    assert names == ["fp32 1024²", "bf16 1024²", "fp32 ffn 4096×384×1536", "bf16 ffn 4096×384×1536"]
+    assert all(len(c["seconds"]) == 5 and c["rates"]["gflop_per_s"] > 0 for c in data["contenders"])
+    assert set(data["machine"]["load_avg_1m"]) == {"before", "after"}
