@@ -36,8 +36,14 @@ MODULE_PY = textwrap.dedent(
 )
 
 
-def make_module(root: Path, name: str = "scaler", version: str = "1.0.0", weight: float = 2.0,
-                finehub: str = ">=0.1,<1", extra_files: dict[str, bytes] | None = None) -> Path:
+def make_module(
+    root: Path,
+    name: str = "scaler",
+    version: str = "1.0.0",
+    weight: float = 2.0,
+    finehub: str = ">=0.1,<1",
+    extra_files: dict[str, bytes] | None = None,
+) -> Path:
     """A folder module with code, a safetensors asset pinned by sha256, and module.json."""
     import torch
     from safetensors.torch import save_file
@@ -49,8 +55,16 @@ def make_module(root: Path, name: str = "scaler", version: str = "1.0.0", weight
     for rel, data in (extra_files or {}).items():
         (folder / rel).write_bytes(data)
     assets = [{"path": "weights.safetensors", "sha256": _sha(folder / "weights.safetensors")}]
-    manifest = {"name": name, "version": version, "summary": f"{name} test module", "task": "scaling",
-                "tags": ["test"], "entry": "module.py:Scaler", "finehub": finehub, "assets": assets}
+    manifest = {
+        "name": name,
+        "version": version,
+        "summary": f"{name} test module",
+        "task": "scaling",
+        "tags": ["test"],
+        "entry": "module.py:Scaler",
+        "finehub": finehub,
+        "assets": assets,
+    }
     (folder / "module.json").write_text(json.dumps(manifest))
     return folder
 
@@ -88,9 +102,18 @@ def serve_folder(root: Path) -> Iterator[str]:
 def write_index(root: Path, entries: list[tuple[Path, str, str]]) -> Path:
     """index.json in ``root`` listing archives (archive, version, finehub range) of module 'scaler'."""
     versions = [{"version": v, "url": a.name, "sha256": _sha(a), "finehub": fr} for a, v, fr in entries]
-    index = {"format": 1, "modules": [{"name": "scaler", "summary": "scales numbers", "task": "scaling",
-                                       "tags": ["test"], "versions": versions}]}
+    index = {
+        "format": 1,
+        "modules": [
+            {
+                "name": "scaler",
+                "summary": "scales numbers",
+                "task": "scaling",
+                "tags": ["test"],
+                "versions": versions,
+            }
+        ],
+    }
     path = root / "index.json"
     path.write_text(json.dumps(index))
     return path
-

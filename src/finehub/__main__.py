@@ -1,3 +1,4 @@
 from finehub.cli.main import main
 
-main()
+if __name__ == "__main__":
+    main()

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from support import make_module, serve_folder
 
+
 def test_help_and_version(cli) -> None:
     out = cli("--help").stdout
     for command in ("list", "search", "show", "install", "uninstall", "download", "run", "config", "doctor"):
@@ -24,7 +25,11 @@ def test_install_list_show_run_uninstall_a_folder_module(cli, tmp_path: Path) ->
     scaler = next(r for r in rows if r["name"] == "scaler")
     assert scaler["versions"] == {"local": "1.0.0"}
     shown = json.loads(cli("show", "scaler", "--json").stdout)
-    assert shown["version"] == "1.0.0" and shown["source"] == "local" and shown["assets"][0]["path"] == "weights.safetensors"
+    assert (
+        shown["version"] == "1.0.0"
+        and shown["source"] == "local"
+        and shown["assets"][0]["path"] == "weights.safetensors"
+    )
     assert json.loads(cli("run", "scaler", "--input-text", "2", "--input-text", "4").stdout) == [5.0, 10.0]
     assert json.loads(cli("run", "scaler", "--input-text", "2", "--arg", "factor=2").stdout) == [10.0]
     bad = cli("run", "scaler", "--input-text", "2", "--arg", "colour=1", check=False)
@@ -44,7 +49,7 @@ def test_index_install_download_and_pack(cli, tmp_path: Path, http_root) -> None
     root, base = http_root
     folder = make_module(tmp_path / "src", version="1.3.0")
     packed = cli("pack", str(folder), "-o", str(root)).stdout
-    entry = json.loads(packed[packed.index("{"):])
+    entry = json.loads(packed[packed.index("{") :])
     index = {"format": 1, "modules": [{"name": "scaler", "summary": "scales", "versions": [entry]}]}
     (root / "index.json").write_text(json.dumps(index))
     env = {"FINEHUB_INDEX_URL": base + "index.json"}

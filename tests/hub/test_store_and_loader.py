@@ -142,7 +142,9 @@ def test_unsafe_archives_are_refused(tmp_path: Path, fresh_home: Path, kind: str
     assert not (tmp_path.parent / "escape.txt").exists()
 
 
-def test_http_index_install_selects_versions_and_checks_sha(tmp_path: Path, fresh_home: Path, http_root, monkeypatch) -> None:
+def test_http_index_install_selects_versions_and_checks_sha(
+    tmp_path: Path, fresh_home: Path, http_root, monkeypatch
+) -> None:
     root, base = http_root
     a1 = make_archive(make_module(tmp_path / "1", version="1.0.0", weight=1.0), root)
     a2 = make_archive(make_module(tmp_path / "2", version="2.0.0", weight=2.0), root)
@@ -190,8 +192,16 @@ def test_offline_mode_refuses_http_without_trying(fresh_home: Path, monkeypatch)
 def test_concurrent_installs_of_one_module_end_with_one_copy(tmp_path: Path, fresh_home: Path) -> None:
     archive = make_archive(make_module(tmp_path / "src"), tmp_path)
     env = {**os.environ, "FINEHUB_HOME": str(fresh_home)}
-    procs = [subprocess.Popen([FINEHUB, "install", str(archive)], env=env, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True) for _ in range(3)]
+    procs = [
+        subprocess.Popen(
+            [FINEHUB, "install", str(archive)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(3)
+    ]
     outputs = [p.communicate(timeout=120) for p in procs]
     assert [p.returncode for p in procs] == [0, 0, 0], outputs
     target = fresh_home / "modules" / "scaler" / "1.0.0"

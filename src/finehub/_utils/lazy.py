@@ -8,7 +8,9 @@ from types import ModuleType
 from finehub.errors import MissingDependencyError
 
 
-def require(module: str, *, package: str | None = None, extra: str | None = None, feature: str = "") -> ModuleType:
+def require(
+    module: str, *, package: str | None = None, extra: str | None = None, feature: str = ""
+) -> ModuleType:
     try:
         return importlib.import_module(module)
     except ImportError as e:

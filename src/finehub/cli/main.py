@@ -8,6 +8,7 @@ import sys
 import typer
 
 from finehub.cli import modules as modules_cli
+from finehub.cli import serve as serve_cli
 
 app = typer.Typer(
     name="finehub",
@@ -18,6 +19,7 @@ app = typer.Typer(
 )
 
 modules_cli.register(app)
+serve_cli.register(app)
 
 
 def main() -> None:

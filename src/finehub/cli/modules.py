@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 
@@ -41,7 +41,10 @@ def _rows(cands: list, query: str | None = None) -> list[dict[str, Any]]:
 
     rows: dict[str, dict[str, Any]] = {}
     for c in cands:
-        row = rows.setdefault(c.name, {"name": c.name, "versions": {}, "task": c.task, "summary": c.summary, "tags": list(c.tags)})
+        row = rows.setdefault(
+            c.name,
+            {"name": c.name, "versions": {}, "task": c.task, "summary": c.summary, "tags": list(c.tags)},
+        )
         prev = row["versions"].get(c.source)
         if prev is None or Version(c.version) > Version(prev):
             row["versions"][c.source] = c.version
@@ -75,8 +78,10 @@ def list_(as_json: JsonFlag = False) -> None:
     _print_json(rows) if as_json else _table(rows, "Installed modules")
 
 
-def search(word: Annotated[str, typer.Argument(help="Matched against name, summary, task and tags.")] = "",
-           as_json: JsonFlag = False) -> None:
+def search(
+    word: Annotated[str, typer.Argument(help="Matched against name, summary, task and tags.")] = "",
+    as_json: JsonFlag = False,
+) -> None:
     """Search installed modules and the module indexes."""
     from finehub.hub import loader
 
@@ -90,7 +95,12 @@ def show(name: str, as_json: JsonFlag = False) -> None:
 
     base, spec = loader.split_requirement(name)
     cand = loader.resolve(base, spec)
-    data: dict[str, Any] = {"name": cand.name, "version": cand.version, "source": cand.source, "origin": cand.origin}
+    data: dict[str, Any] = {
+        "name": cand.name,
+        "version": cand.version,
+        "source": cand.source,
+        "origin": cand.origin,
+    }
     if cand.source == "entrypoint":
         cls = cand.entry_point.load()
         data.update(cls.info.to_dict())
@@ -102,8 +112,18 @@ def show(name: str, as_json: JsonFlag = False) -> None:
         data["path"] = str(cand.folder)
     else:
         e = cand.index_entry
-        data.update({"summary": e.summary, "task": e.task, "tags": list(e.tags), "finehub": e.finehub,
-                     "url": e.url, "sha256": e.sha256, "hf_source": e.source, "entry": e.entry})
+        data.update(
+            {
+                "summary": e.summary,
+                "task": e.task,
+                "tags": list(e.tags),
+                "finehub": e.finehub,
+                "url": e.url,
+                "sha256": e.sha256,
+                "hf_source": e.source,
+                "entry": e.entry,
+            }
+        )
     data = {k: v for k, v in data.items() if v not in ("", [], {}, None)}
     if as_json:
         _print_json(data)
@@ -119,17 +139,24 @@ def _methods(cls: Any) -> dict[str, Any]:
     runnable, _ = cls.runnable_method()
     out = {}
     for name, spec in cls.serving_methods().items():
-        out[name] = {"signature": str(inspect.signature(getattr(cls, name))), "batch": spec.batch,
-                     "runnable": name == runnable}
+        out[name] = {
+            "signature": str(inspect.signature(getattr(cls, name))),
+            "batch": spec.batch,
+            "runnable": name == runnable,
+        }
     if runnable not in out:
         out[runnable] = {"signature": str(inspect.signature(getattr(cls, runnable))), "runnable": True}
     return out
 
 
 def install(
-    target: Annotated[str, typer.Argument(help="NAME[==VERSION] from an index, a module folder, or an archive.")],
+    target: Annotated[
+        str, typer.Argument(help="NAME[==VERSION] from an index, a module folder, or an archive.")
+    ],
     force: Annotated[bool, typer.Option(help="Reinstall even if that version is installed.")] = False,
-    allow_pickle: Annotated[bool, typer.Option("--allow-pickle", help="Accept pickle weight files (can run code!).")] = False,
+    allow_pickle: Annotated[
+        bool, typer.Option("--allow-pickle", help="Accept pickle weight files (can run code!).")
+    ] = False,
 ) -> None:
     """Install a module into FINEHUB_HOME (verified, atomic)."""
     from finehub.hub import loader, store
@@ -143,8 +170,10 @@ def install(
         base, spec = loader.split_requirement(target)
         cand = loader.resolve(base, spec, source="index")
         if cand.index_entry is None or not cand.index_entry.url:
-            typer.echo(f"{cand.name}=={cand.version} comes from {cand.origin}; it is fetched on first use "
-                       f"(finehub.Module({cand.name!r})) or with `finehub download {cand.name}`.")
+            typer.echo(
+                f"{cand.name}=={cand.version} comes from {cand.origin}; it is fetched on first use "
+                f"(finehub.Module({cand.name!r})) or with `finehub download {cand.name}`."
+            )
             return
         mod = store.install_from_index(cand.index_entry, allow_pickle=allow_pickle, force=force)
     typer.echo(f"Installed {mod.info.name}=={mod.info.version} at {mod.path}")
@@ -157,7 +186,9 @@ def uninstall(name: str) -> None:
     base, spec = loader.split_requirement(name)
     if not store.installed(base) and any(c.name == base for c in loader.entry_point_candidates()):
         cand = next(c for c in loader.entry_point_candidates() if c.name == base)
-        raise typer.BadParameter(f"{base} comes from the installed package {cand.origin}; remove it with pip uninstall.")
+        raise typer.BadParameter(
+            f"{base} comes from the installed package {cand.origin}; remove it with pip uninstall."
+        )
     version = spec.removeprefix("==") if spec.startswith("==") else None
     for path in store.uninstall(base, version):
         typer.echo(f"Removed {path}")
@@ -184,8 +215,14 @@ def download(
         from huggingface_hub import snapshot_download
 
         repo, _, rev = entry.source.removeprefix("hf://").partition("@")
-        dest = Path(snapshot_download(repo, revision=rev or None, local_dir=output / entry.name,
-                                      allow_patterns=["*.json", "*.txt", "*.safetensors", "*.model"]))
+        dest = Path(
+            snapshot_download(
+                repo,
+                revision=rev or None,
+                local_dir=output / entry.name,
+                allow_patterns=["*.json", "*.txt", "*.safetensors", "*.model"],
+            )
+        )
     typer.echo(f"Downloaded {entry.name}=={entry.version} to {dest}")
 
 
@@ -203,17 +240,27 @@ def pack(
 
 def run(
     name: str,
-    input_text: Annotated[Optional[list[str]], typer.Option("--input-text", help="A text input (repeatable).")] = None,
-    input_path: Annotated[Optional[list[Path]], typer.Option("--input-path", help="A file input, e.g. an image (repeatable).")] = None,
-    input_file: Annotated[Optional[Path], typer.Option("--input-file", help="A file with one text input per line.")] = None,
-    arg: Annotated[Optional[list[str]], typer.Option("--arg", help="KEY=VALUE passed to the method (JSON values accepted).")] = None,
+    input_text: Annotated[
+        list[str] | None, typer.Option("--input-text", help="A text input (repeatable).")
+    ] = None,
+    input_path: Annotated[
+        list[Path] | None, typer.Option("--input-path", help="A file input, e.g. an image (repeatable).")
+    ] = None,
+    input_file: Annotated[
+        Path | None, typer.Option("--input-file", help="A file with one text input per line.")
+    ] = None,
+    arg: Annotated[
+        list[str] | None, typer.Option("--arg", help="KEY=VALUE passed to the method (JSON values accepted).")
+    ] = None,
 ) -> None:
     """Run a module's runnable method on inputs and print the result as JSON."""
     import finehub
 
     inputs: list[Any] = list(input_text or []) + [str(p) for p in input_path or []]
     if input_file:
-        inputs += [line.strip() for line in input_file.read_text(encoding="utf-8").splitlines() if line.strip()]
+        inputs += [
+            line.strip() for line in input_file.read_text(encoding="utf-8").splitlines() if line.strip()
+        ]
     if not inputs:
         raise typer.BadParameter("give at least one --input-text, --input-path or --input-file")
     import inspect
@@ -227,7 +274,10 @@ def run(
     kwargs = dict(_parse_kv(a) for a in arg or [])
     unknown = sorted(set(kwargs) - set(accepted))
     if unknown:
-        raise ModuleInputError("--arg", f"{module.name}.{method} has no parameter {', '.join(unknown)}; it accepts: {', '.join(accepted)}")
+        raise ModuleInputError(
+            "--arg",
+            f"{module.name}.{method} has no parameter {', '.join(unknown)}; it accepts: {', '.join(accepted)}",
+        )
     _print_json(func(**{param: inputs}, **kwargs))
 
 
@@ -255,8 +305,8 @@ def clear() -> None:
 
 def config(
     action: Annotated[str, typer.Argument(help="show | set | unset")] = "show",
-    key: Annotated[Optional[str], typer.Argument()] = None,
-    value: Annotated[Optional[str], typer.Argument()] = None,
+    key: Annotated[str | None, typer.Argument()] = None,
+    value: Annotated[str | None, typer.Argument()] = None,
 ) -> None:
     """Show or change settings (index_url, log_level). FINEHUB_HOME is set through the environment."""
     from finehub._utils import paths
@@ -272,8 +322,12 @@ def config(
         settings.set_value(key, None)
     elif action != "show":
         raise typer.BadParameter(f"unknown action {action!r}; use show, set or unset")
-    data = {"home": str(paths.home()), "offline": paths.offline(), "index_url": index.configured_index_url(),
-            **{k: v for k, v in settings.read().items() if k != "index_url"}}
+    data = {
+        "home": str(paths.home()),
+        "offline": paths.offline(),
+        "index_url": index.configured_index_url(),
+        **{k: v for k, v in settings.read().items() if k != "index_url"},
+    }
     _print_json(data)
 
 

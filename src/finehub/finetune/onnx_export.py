@@ -24,11 +24,12 @@ without either, parity uses a few fixed inputs and the quantisation delta is lef
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import shutil
 import tempfile
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -350,6 +351,13 @@ def export_onnx(
 
     if quantize is not None and quantize not in QUANTIZE:
         raise ConfigError("quantize", f"must be one of {list(QUANTIZE)} or None, got {quantize!r}")
+    if not isinstance(tolerance, (int, float)) or not tolerance >= 0:
+        raise ConfigError("tolerance", f"must be a number >= 0, got {tolerance!r}")
+    if not isinstance(min_agreement, (int, float)) or not 0 <= min_agreement <= 1:
+        raise ConfigError("min_agreement", f"must be in [0, 1], got {min_agreement!r}")
+    for name, value in (("samples", samples), ("max_eval", max_eval)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ConfigError(name, f"must be a positive integer, got {value!r}")
     require("onnx", extra="export", feature="ONNX export")
     require("onnxruntime", extra="export", feature="ONNX export")
     folder = resolve_source(source)
@@ -515,9 +523,22 @@ def _parity(module: ModuleBase, runtime: Any, graph: _Graph, inputs: Sequence[An
             expected = (
                 graph.net.eval()(*(torch.from_numpy(feeds[n]) for n in graph.input_names)).float().numpy()
             )
-        diff = max(diff, float(np.abs(runtime.raw_outputs(feeds) - expected).max()))
+        got = runtime.raw_outputs(feeds)
+        diff = max(diff, float(np.abs(got - expected).max()) if got.shape == expected.shape else float("inf"))
     agreement = _agreement(graph.kind, module.predict(list(inputs)), runtime.predict(list(inputs)))
     return Parity(len(inputs), diff, agreement)
+
+
+@contextlib.contextmanager
+def _quiet_root_logger() -> Iterator[None]:
+    """onnxruntime's quantiser logs advice and per-tensor notes on the root logger; keep errors only."""
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        root.setLevel(level)
 
 
 def _quantize(
@@ -540,7 +561,7 @@ def _quantize(
     int8_model = tmp.parent / f"{tmp.name}.int8.onnx"
     float_bytes = (tmp / MODEL_FILE).stat().st_size
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), _quiet_root_logger():
             warnings.simplefilter("ignore")
             quantize_dynamic(str(tmp / MODEL_FILE), str(int8_model), weight_type=QuantType.QInt8)
         after = _write(

@@ -32,8 +32,8 @@ from pathlib import Path
 from typing import Any
 
 from finehub._utils import paths
-from finehub.hub import settings
 from finehub.errors import InvalidManifestError, OfflineError
+from finehub.hub import settings
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +88,9 @@ def parse_index(data: Any, location: str) -> Index:
                 raise InvalidManifestError(vwhere, "missing 'version'")
             has_archive, has_source = "url" in ver, "source" in ver
             if has_archive == has_source:
-                raise InvalidManifestError(vwhere, "give exactly one of 'url' (with 'sha256') or 'source' (hf://...)")
+                raise InvalidManifestError(
+                    vwhere, "give exactly one of 'url' (with 'sha256') or 'source' (hf://...)"
+                )
             if has_archive and not ver.get("sha256"):
                 raise InvalidManifestError(vwhere, "an archive 'url' needs its 'sha256'")
             url = urllib.parse.urljoin(location, ver["url"]) if has_archive else None
@@ -166,7 +168,9 @@ def iter_url(url: str, *, what: str) -> Iterator[bytes]:
     url = to_url(url)
     scheme = urllib.parse.urlparse(url).scheme
     if scheme not in ("file", "http", "https"):
-        raise InvalidManifestError(url, f"unsupported URL scheme {scheme!r}; use file://, http:// or https://")
+        raise InvalidManifestError(
+            url, f"unsupported URL scheme {scheme!r}; use file://, http:// or https://"
+        )
     if scheme != "file" and paths.offline():
         raise OfflineError(what, "offline mode is on (FINEHUB_OFFLINE=1)")
     try:

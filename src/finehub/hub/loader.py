@@ -131,7 +131,9 @@ def resolve(name: str, spec: str = "", *, source: SourceName | None = None) -> C
     if offline_error is not None and not rejected:
         raise offline_error
     raise ModuleNotFoundInHubError(
-        f"{name}{spec}", close_matches=difflib.get_close_matches(name, known_names(), n=5, cutoff=0.5), rejected=rejected
+        f"{name}{spec}",
+        close_matches=difflib.get_close_matches(name, known_names(), n=5, cutoff=0.5),
+        rejected=rejected,
     )
 
 
@@ -198,7 +200,9 @@ def entry_point_candidates() -> tuple[Candidate, ...]:
     return tuple(seen.values())
 
 
-def load_candidate(cand: Candidate, *, allow_pickle: bool = False, init_args: dict[str, Any] | None = None) -> ModuleBase:
+def load_candidate(
+    cand: Candidate, *, allow_pickle: bool = False, init_args: dict[str, Any] | None = None
+) -> ModuleBase:
     init_args = dict(init_args or {})
     if cand.source == "entrypoint":
         cls = _checked_class(cand.entry_point.load(), cand.name, str(cand.entry_point.value))
@@ -209,8 +213,14 @@ def load_candidate(cand: Candidate, *, allow_pickle: bool = False, init_args: di
     entry = cand.index_entry
     assert entry is not None
     if entry.source:
-        return _load_hf(entry.source, entry.entry or DEFAULT_HF_ENTRY, entry.config, init_args, name=entry.name,
-                        version=entry.version)
+        return _load_hf(
+            entry.source,
+            entry.entry or DEFAULT_HF_ENTRY,
+            entry.config,
+            init_args,
+            name=entry.name,
+            version=entry.version,
+        )
     installed = store.install_from_index(entry, allow_pickle=allow_pickle)
     return _load_folder(installed.path, allow_pickle=allow_pickle, init_args=init_args)
 
@@ -219,13 +229,17 @@ def load_class(entry: str, *, folder: Path | None = None, where: str = "module.j
     """Import ``"pkg.mod:Class"``, or ``"module.py:Class"`` from a folder module's own code."""
     target, sep, attr = entry.partition(":")
     if not sep or not attr:
-        raise InvalidManifestError(where, f"entry {entry!r} must look like 'package.module:Class' or 'module.py:Class'")
+        raise InvalidManifestError(
+            where, f"entry {entry!r} must look like 'package.module:Class' or 'module.py:Class'"
+        )
     if target.endswith(".py"):
         if folder is None:
             raise InvalidManifestError(where, f"entry {entry!r} names a file, but the module has no folder")
         file = (folder / target).resolve()
         if not file.is_relative_to(folder.resolve()) or not file.is_file():
-            raise InvalidManifestError(where, f"entry file {target!r} is missing or outside the module folder")
+            raise InvalidManifestError(
+                where, f"entry file {target!r} is missing or outside the module folder"
+            )
         mod_name = f"finehub_ext_{abs(hash(str(file)))}"
         spec = importlib.util.spec_from_file_location(mod_name, file)
         assert spec is not None and spec.loader is not None
@@ -253,7 +267,9 @@ def _load_path(path: Path, *, allow_pickle: bool, init_args: dict[str, Any]) -> 
     return _load_folder(installed.path, allow_pickle=allow_pickle, init_args=init_args)
 
 
-def _load_folder(folder: Path, *, allow_pickle: bool, init_args: dict[str, Any], info: ModuleInfo | None = None) -> ModuleBase:
+def _load_folder(
+    folder: Path, *, allow_pickle: bool, init_args: dict[str, Any], info: ModuleInfo | None = None
+) -> ModuleBase:
     info = info or store.read_manifest(folder)
     store.verify_folder(folder, info, allow_pickle=allow_pickle)
     if not info.entry:
@@ -264,12 +280,21 @@ def _load_folder(folder: Path, *, allow_pickle: bool, init_args: dict[str, Any],
     return module
 
 
-def _load_hf(ref: str, entry: str, config: dict[str, Any], init_args: dict[str, Any], *, name: str | None = None,
-             version: str | None = None) -> ModuleBase:
+def _load_hf(
+    ref: str,
+    entry: str,
+    config: dict[str, Any],
+    init_args: dict[str, Any],
+    *,
+    name: str | None = None,
+    version: str | None = None,
+) -> ModuleBase:
     """``hf://org/repo[@rev]`` -> snapshot folder (honouring the HF cache and HF_HUB_OFFLINE) -> module."""
     repo, _, revision = ref.removeprefix("hf://").partition("@")
     if repo.count("/") != 1:
-        raise FinehubError(f"{ref!r} is not a Hugging Face reference; write hf://org/repo or hf://org/repo@revision")
+        raise FinehubError(
+            f"{ref!r} is not a Hugging Face reference; write hf://org/repo or hf://org/repo@revision"
+        )
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import LocalEntryNotFoundError
 
@@ -278,12 +303,17 @@ def _load_hf(ref: str, entry: str, config: dict[str, Any], init_args: dict[str, 
     try:
         folder = Path(
             snapshot_download(
-                repo, revision=revision or None, local_files_only=paths.offline(), etag_timeout=index_mod.TIMEOUT_S,
+                repo,
+                revision=revision or None,
+                local_files_only=paths.offline(),
+                etag_timeout=index_mod.TIMEOUT_S,
                 allow_patterns=["*.json", "*.txt", "*.safetensors", "*.model", "*.onnx", "*.md"],
             )
         )
     except LocalEntryNotFoundError as e:
-        raise OfflineError(f"Hugging Face repo {ref}", "not in the local Hugging Face cache and offline, or unreachable") from e
+        raise OfflineError(
+            f"Hugging Face repo {ref}", "not in the local Hugging Face cache and offline, or unreachable"
+        ) from e
     except Exception as e:  # huggingface_hub raises many network/HTTP types; translate them once here
         if type(e).__module__.startswith(("huggingface_hub", "requests", "httpx", "urllib3")):
             raise OfflineError(f"Hugging Face repo {ref}", f"{type(e).__name__}: {e}") from e
@@ -291,14 +321,22 @@ def _load_hf(ref: str, entry: str, config: dict[str, Any], init_args: dict[str, 
     cls = load_class(entry, where=ref)
     module = cls(directory=folder, **{**config, **init_args})
     module.info = ModuleInfo(
-        name=name or repo.split("/")[1], version=version or "0", summary=cls.info.summary, task=cls.info.task,
-        entry=entry, config=config,
+        name=name or repo.split("/")[1],
+        version=version or "0",
+        summary=cls.info.summary,
+        task=cls.info.task,
+        entry=entry,
+        config=config,
     )
     return module
 
 
 def _checked_class(obj: Any, name: str, where: str) -> type[ModuleBase]:
-    if not (isinstance(obj, type) and issubclass(obj, ModuleBase) and isinstance(getattr(obj, "info", None), ModuleInfo)):
+    if not (
+        isinstance(obj, type)
+        and issubclass(obj, ModuleBase)
+        and isinstance(getattr(obj, "info", None), ModuleInfo)
+    ):
         raise InvalidManifestError(where, f"{name!r} is not a ModuleBase subclass decorated with @moduleinfo")
     return obj
 
@@ -313,7 +351,9 @@ def _entry_point_info(ep: Any) -> ModuleInfo | None:
 
 def _local_candidate(mod: store.InstalledModule) -> Candidate:
     i = mod.info
-    return Candidate(i.name, i.version, "local", i.finehub, i.summary, i.task, i.tags, str(mod.path), folder=mod.path)
+    return Candidate(
+        i.name, i.version, "local", i.finehub, i.summary, i.task, i.tags, str(mod.path), folder=mod.path
+    )
 
 
 def _index_candidate(e: index_mod.IndexVersion) -> Candidate:

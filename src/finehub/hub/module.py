@@ -66,7 +66,9 @@ class ModuleInfo:
 
         where = f"module {self.name!r}"
         if not self.name or not all(c.isalnum() or c in "-_." for c in self.name):
-            raise InvalidManifestError(where, "name must be non-empty and use only letters, digits, '-', '_', '.'")
+            raise InvalidManifestError(
+                where, "name must be non-empty and use only letters, digits, '-', '_', '.'"
+            )
         try:
             Version(self.version)
         except InvalidVersion as e:
@@ -75,7 +77,9 @@ class ModuleInfo:
             try:
                 SpecifierSet(self.finehub)
             except InvalidSpecifier as e:
-                raise InvalidManifestError(where, f"finehub range {self.finehub!r} is not a version specifier") from e
+                raise InvalidManifestError(
+                    where, f"finehub range {self.finehub!r} is not a version specifier"
+                ) from e
         object.__setattr__(self, "tags", tuple(self.tags))
         object.__setattr__(self, "requirements", tuple(self.requirements))
         object.__setattr__(
@@ -101,15 +105,21 @@ class ModuleInfo:
         out = asdict(self)
         out["tags"], out["requirements"] = list(self.tags), list(self.requirements)
         out["assets"] = [asdict(a) for a in self.assets]
-        out["inputs"], out["outputs"], out["config"] = dict(self.inputs), dict(self.outputs), dict(self.config)
+        out["inputs"], out["outputs"], out["config"] = (
+            dict(self.inputs),
+            dict(self.outputs),
+            dict(self.config),
+        )
         return out
 
 
 @dataclass(frozen=True)
 class ServingSpec:
-    """How a method is exposed over HTTP; ``batch`` names the list argument the batcher may merge."""
+    """How a method is exposed over HTTP: ``batch`` names the list argument the batcher may merge;
+    ``exclude`` names parameters HTTP clients must not set (e.g. paths the server would write to)."""
 
     batch: str | None = None
+    exclude: tuple[str, ...] = ()
 
 
 def moduleinfo(**fields_: Any) -> Callable[[C], C]:
@@ -137,12 +147,13 @@ def runnable(fn: F | None = None, *, input: str | None = None) -> Any:
     return wrap(fn) if fn is not None else wrap
 
 
-def serving(fn: F | None = None, *, batch: str | None = None) -> Any:
+def serving(fn: F | None = None, *, batch: str | None = None, exclude: tuple[str, ...] = ()) -> Any:
     """Mark a method as served over HTTP. With ``batch="texts"``, concurrent requests' ``texts``
-    lists may be concatenated into one call and the returned list split back."""
+    lists may be concatenated into one call and the returned list split back. Parameters named in
+    ``exclude`` keep their defaults and are not part of the HTTP API."""
 
     def wrap(f: F) -> F:
-        setattr(f, _SERVING, ServingSpec(batch=batch))
+        setattr(f, _SERVING, ServingSpec(batch=batch, exclude=tuple(exclude)))
         return f
 
     return wrap(fn) if fn is not None else wrap
@@ -171,7 +182,9 @@ class ModuleBase:
         for attr, member in inspect.getmembers(cls, inspect.isfunction):
             if hasattr(member, _RUNNABLE):
                 return attr, getattr(member, _RUNNABLE)
-        raise FinehubError(f"Module {cls.info.name!r} declares no @runnable method, so it cannot be run or predicted.")
+        raise FinehubError(
+            f"Module {cls.info.name!r} declares no @runnable method, so it cannot be run or predicted."
+        )
 
     @classmethod
     def serving_methods(cls) -> dict[str, ServingSpec]:

@@ -101,7 +101,9 @@ def verify_folder(folder: Path, info: ModuleInfo, *, allow_pickle: bool = False)
     for asset in info.assets:
         path = _inside(folder, asset.path)
         if not path.is_file():
-            raise InvalidManifestError(str(folder / MANIFEST), f"asset {asset.path!r} is missing from the folder")
+            raise InvalidManifestError(
+                str(folder / MANIFEST), f"asset {asset.path!r} is missing from the folder"
+            )
         stat = path.stat()
         stamp = [stat.st_size, stat.st_mtime_ns, asset.sha256]
         if record.get(asset.path) == stamp:
@@ -121,12 +123,17 @@ def install_folder(src: str | Path, *, allow_pickle: bool = False, force: bool =
     src = Path(src)
     info = read_manifest(src)
     verify_folder(src, info, allow_pickle=allow_pickle)
-    return _commit(info, lambda tmp: shutil.copytree(src, tmp, dirs_exist_ok=True, symlinks=False), force=force,
-                   allow_pickle=allow_pickle)
+    return _commit(
+        info,
+        lambda tmp: shutil.copytree(src, tmp, dirs_exist_ok=True, symlinks=False),
+        force=force,
+        allow_pickle=allow_pickle,
+    )
 
 
-def install_archive(archive: str | Path, *, allow_pickle: bool = False, force: bool = False,
-                    sha256: str | None = None) -> InstalledModule:
+def install_archive(
+    archive: str | Path, *, allow_pickle: bool = False, force: bool = False, sha256: str | None = None
+) -> InstalledModule:
     """Unpack a module archive (tar, tar.gz/bz2/xz, zip) into the store, verified and atomically."""
     archive = Path(archive)
     if sha256:
@@ -135,12 +142,17 @@ def install_archive(archive: str | Path, *, allow_pickle: bool = False, force: b
         root = _unpack(archive, Path(scratch))
         info = read_manifest(root)
         verify_folder(root, info, allow_pickle=allow_pickle)
-        return _commit(info, lambda tmp: shutil.copytree(root, tmp, dirs_exist_ok=True), force=force,
-                       allow_pickle=allow_pickle)
+        return _commit(
+            info,
+            lambda tmp: shutil.copytree(root, tmp, dirs_exist_ok=True),
+            force=force,
+            allow_pickle=allow_pickle,
+        )
 
 
-def install_from_index(entry: index_mod.IndexVersion, *, allow_pickle: bool = False,
-                       force: bool = False) -> InstalledModule:
+def install_from_index(
+    entry: index_mod.IndexVersion, *, allow_pickle: bool = False, force: bool = False
+) -> InstalledModule:
     """Download (or reuse from the download cache) an index archive, check its sha256, install it."""
     assert entry.url and entry.sha256, "archive entries carry url and sha256 (checked by parse_index)"
     archive = download_archive(entry)
@@ -233,18 +245,24 @@ def _lock_path(info: ModuleInfo) -> Path:
 def _unpack(archive: Path, scratch: Path) -> Path:
     """Extract safely and return the folder holding module.json (the root, or its single child)."""
     if not is_archive(archive):
-        raise InvalidManifestError(str(archive), f"not a module archive; expected one of {', '.join(ARCHIVE_SUFFIXES)}")
+        raise InvalidManifestError(
+            str(archive), f"not a module archive; expected one of {', '.join(ARCHIVE_SUFFIXES)}"
+        )
     safe_extract(archive, scratch)
     if (scratch / MANIFEST).is_file():
         return scratch
     children = [p for p in scratch.iterdir() if p.is_dir()]
     if len(children) == 1 and (children[0] / MANIFEST).is_file():
         return children[0]
-    raise InvalidManifestError(str(archive), f"no {MANIFEST} at the top of the archive (or in its single top folder)")
+    raise InvalidManifestError(
+        str(archive), f"no {MANIFEST} at the top of the archive (or in its single top folder)"
+    )
 
 
 def _inside(folder: Path, rel: str) -> Path:
     path = (folder / rel).resolve()
     if not path.is_relative_to(folder.resolve()):
-        raise InvalidManifestError(str(folder / MANIFEST), f"asset path {rel!r} points outside the module folder")
+        raise InvalidManifestError(
+            str(folder / MANIFEST), f"asset path {rel!r} points outside the module folder"
+        )
     return path

@@ -184,6 +184,7 @@ def _register(app: FastAPI, state: _State, name: str, module: ModuleBase) -> Non
             predict_args=predict_args,
             max_items=state.config.max_items_per_request,
             descriptions=module.info.inputs,
+            exclude=spec.exclude,
         )
         batcher = MicroBatcher(
             _jsonable_call(getattr(module, method_name)),

@@ -154,15 +154,16 @@ def build_method_schema(
     predict_args: Mapping[str, Any],
     max_items: int,
     descriptions: Mapping[str, str] | None = None,
+    exclude: tuple[str, ...] = (),
 ) -> MethodSchema:
     """Models for ``fn`` (an unbound method); ``predict_args`` become defaults, ``descriptions``
-    (the module's ``info.inputs``) document the parameters."""
+    (the module's ``info.inputs``) document the parameters, ``exclude`` are left out."""
     descriptions = descriptions or {}
     hints = _resolve_hints(fn)
     params: list[Parameter] = []
     fields: dict[str, Any] = {}
     for p in list(inspect.signature(fn).parameters.values())[1:]:  # skip self
-        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD, p.POSITIONAL_ONLY):
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD, p.POSITIONAL_ONLY) or p.name in exclude:
             continue
         ann = hints.get(p.name, Any)
         image = _mentions_image(ann) or (ann is Any and p.name in ("image", "images"))

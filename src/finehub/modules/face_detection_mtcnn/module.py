@@ -92,7 +92,7 @@ class FaceDetectionMTCNN(ModuleBase):
         self.net.eval().to(self.device)
 
     @runnable
-    @serving(batch="images")
+    @serving(batch="images", exclude=("visualize", "output_dir"))
     def detect_faces(
         self,
         images: ImageLike | Sequence[ImageLike],

@@ -90,7 +90,7 @@ class OCRPPOCRv4(ModuleBase):
         self.engine: PPOCRv4 = PPOCRv4(det, rec, cls, num_threads=num_threads)
 
     @runnable
-    @serving(batch="images")
+    @serving(batch="images", exclude=("visualize", "output_dir"))
     def recognize_text(
         self,
         images: ImageLike | Sequence[ImageLike],
