@@ -12,13 +12,11 @@ from finehub.errors import CheckpointError, ConfigError
 from finehub.finetune.callbacks import Callback
 from finehub.modules.text_classifier import TextClassifier
 
-FAST = {"num_threads": None}
-
 
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory):
     run = tmp_path_factory.mktemp("run")
-    trainer, result = run_tiny(run, tensorboard=True, plots=True, **FAST)
+    trainer, result = run_tiny(run, tensorboard=True, plots=True)
     return run, trainer, result
 
 
@@ -73,7 +71,7 @@ def test_export_installs_a_module_that_finehub_module_loads(finished, finehub_ho
 
 def test_a_finished_run_resumes_to_the_same_result_without_training(finished):
     run, _, first = finished
-    _, again = run_tiny(run, tensorboard=True, plots=True, **FAST)
+    _, again = run_tiny(run, tensorboard=True, plots=True)
     assert again.resumed_from == first.steps and again.train_seconds == first.train_seconds
     assert again.test_metrics == first.test_metrics and again.best_step == first.best_step
     records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
@@ -186,9 +184,9 @@ def test_every_strategy_trains_through_the_trainer(tmp_path, strategy):
 
 
 def test_a_checkpoint_of_another_setup_is_refused(tmp_path):
-    run_tiny(tmp_path, max_steps=3, **FAST)
+    run_tiny(tmp_path, max_steps=3)
     with pytest.raises(CheckpointError, match="batch_size 8 -> 4"):
-        run_tiny(tmp_path, batch_size=4, **FAST)
+        run_tiny(tmp_path, batch_size=4)
 
 
 def test_user_mistakes_are_config_errors(tmp_path):
@@ -213,6 +211,6 @@ def test_bf16_falls_back_to_fp32_with_a_warning_where_unsupported(tmp_path, monk
     import finehub.finetune.trainer as trainer_mod
 
     monkeypatch.setattr(trainer_mod, "bf16_supported", lambda device: False)
-    _, result = run_tiny(tmp_path, max_steps=2, precision="bf16", **FAST)
+    _, result = run_tiny(tmp_path, max_steps=2, precision="bf16")
     assert result.precision == "fp32"
     assert "no native bfloat16 support" in caplog.text

@@ -128,8 +128,6 @@ class Trainer:
         # --- setup: device, precision, threads, data (tokenised once) -------------------------
         device = _pick_device(cfg.device)
         autocast, precision = _autocast(device, cfg.precision)
-        if cfg.num_threads:
-            torch.set_num_threads(cfg.num_threads)
         task.bind(dataset)
         self._dataset_name = dataset.name
         train = task.encode(dataset.train, split="train")
@@ -160,7 +158,7 @@ class Trainer:
                 "strategy": repr(self.strategy),
                 "device": str(device),
                 "precision": precision,
-                "threads": torch.get_num_threads(),
+                "threads": cfg.num_threads or torch.get_num_threads(),
                 "steps per epoch": steps_per_epoch,
             },
         )
@@ -232,6 +230,9 @@ class Trainer:
             return path
 
         # --- the loop ---------------------------------------------------------------------------
+        threads_before = torch.get_num_threads()
+        if cfg.num_threads:
+            torch.set_num_threads(cfg.num_threads)  # for this run only
         try:
             fire("on_train_begin")
             loss_sum, log_steps = torch.tensor(pending[0], device=device), pending[1]
@@ -314,6 +315,7 @@ class Trainer:
         finally:
             for cb in callbacks:
                 cb.close()
+            torch.set_num_threads(threads_before)
 
         self.result = FinetuneResult(
             main_metric=task.main_metric,
