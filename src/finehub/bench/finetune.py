@@ -50,7 +50,7 @@ class Plan:
 
 
 QUICK = Plan(repeats=3, warmup=1, steps=2, contenders=(HF_DEFAULT, PLAIN, FH_FP32, FH_BF16, PEAK))
-FULL = Plan(repeats=5, warmup=2, steps=8, contenders=(HF_DEFAULT, HF_BF16, PLAIN, FH_FP32, FH_BF16, PEAK))
+FULL = Plan(repeats=5, warmup=2, steps=6, contenders=(HF_DEFAULT, HF_BF16, PLAIN, FH_FP32, FH_BF16, PEAK))
 
 
 class StepClock:
@@ -80,10 +80,21 @@ def flop_per_sample(lengths: Sequence[int], *, non_embedding_params: int, layers
     return statistics.fmean(6 * non_embedding_params * n + 12 * layers * hidden * n * n for n in lengths)
 
 
+def _pinned(fn: Callable[[], Any], threads: int) -> Callable[[], Any]:
+    """``fn`` run on ``threads`` torch threads, whatever the contender before it left set."""
+
+    def go() -> Any:
+        import torch
+
+        torch.set_num_threads(threads)
+        return fn()
+
+    return go
+
+
 def _hf_trainer(
-    model: Any, tokenizer: Any, items: list[dict[str, Any]], plan: Plan, *, bf16: bool, threads: int
+    model: Any, tokenizer: Any, items: list[dict[str, Any]], plan: Plan, *, bf16: bool
 ) -> Callable[[], Work]:
-    import torch
     from transformers import PrinterCallback, Trainer, TrainerCallback, TrainingArguments
 
     class _Clock(TrainerCallback):
@@ -94,7 +105,6 @@ def _hf_trainer(
             self.clock.tick(state.global_step)
 
     def go() -> Work:
-        torch.set_num_threads(threads)
         cb = _Clock()
         with tempfile.TemporaryDirectory(prefix="finehub-bench-hf-") as out:
             args = TrainingArguments(
@@ -119,7 +129,7 @@ def _hf_trainer(
 
 
 def _plain_loop(
-    model: Any, tokenizer: Any, texts: list[str], labels: list[int], plan: Plan, *, threads: int
+    model: Any, tokenizer: Any, texts: list[str], labels: list[int], plan: Plan
 ) -> Callable[[], Work]:
     import torch
 
@@ -139,7 +149,6 @@ def _plain_loop(
         optimizer.zero_grad(set_to_none=True)
 
     def go() -> Work:
-        torch.set_num_threads(threads)
         clock = StepClock(plan.warmup, plan.steps)
         clock.tick(0)
         for i in range(1, plan.warmup + plan.steps + 1):
@@ -212,9 +221,9 @@ def run(*, quick: bool, threads: int) -> BenchResult:
     if HF_DEFAULT in plan.contenders or HF_BF16 in plan.contenders:
         hf = hf_model()  # both Trainer contenders train this one model
         items = [{**{k: enc[k][i] for k in enc}, "labels": y} for i, y in enumerate(labels)]
-        builders[HF_DEFAULT] = lambda: _hf_trainer(hf, tokenizer, items, plan, bf16=False, threads=threads)
-        builders[HF_BF16] = lambda: _hf_trainer(hf, tokenizer, items, plan, bf16=True, threads=threads)
-    builders[PLAIN] = lambda: _plain_loop(hf_model(), tokenizer, texts, labels, plan, threads=threads)
+        builders[HF_DEFAULT] = lambda: _hf_trainer(hf, tokenizer, items, plan, bf16=False)
+        builders[HF_BF16] = lambda: _hf_trainer(hf, tokenizer, items, plan, bf16=True)
+    builders[PLAIN] = lambda: _plain_loop(hf_model(), tokenizer, texts, labels, plan)
     # both finehub contenders train this one task
     task = TextClassificationTask(encoder, num_classes=data.num_classes, max_seq_len=MAX_LEN)
     builders[FH_FP32] = lambda: _finehub_trainer(task, data, plan, precision="fp32", threads=threads)
@@ -228,7 +237,9 @@ def run(*, quick: bool, threads: int) -> BenchResult:
         FH_BF16: 'precision="bf16"',
         PEAK: PEAK_SHAPE,
     }
-    contenders = [Contender(name, builders[name](), notes[name]) for name in plan.contenders]
+    contenders = [
+        Contender(name, _pinned(builders[name](), threads), notes[name]) for name in plan.contenders
+    ]
 
     mean_len = statistics.fmean(lengths)
     cfg = encoder.model.config

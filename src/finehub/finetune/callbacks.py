@@ -214,8 +214,8 @@ class TensorBoard(Callback):
     def on_train_begin(self, state: TrainerState, control: TrainerControl) -> None:
         from torch.utils.tensorboard import SummaryWriter
 
-        # purge_step drops events a killed run logged after its last checkpoint
-        self.writer = SummaryWriter(str(self.log_dir), purge_step=state.step if state.resumed_from else None)
+        # purge_step hides events a killed run logged after the step this run starts from
+        self.writer = SummaryWriter(str(self.log_dir), purge_step=state.step)
 
     def on_step_end(self, state: TrainerState, control: TrainerControl) -> None:
         if state.logged:

@@ -4,8 +4,8 @@ Layout under ``<run>/checkpoints/``: ``step-00000120.pt`` files. A checkpoint di
 
     {"format": 1, "model": state_dict, "optimization": {"optimizer": ..., "scheduler": ...},
      "rng": {"python": ..., "numpy": ..., "torch": ..., "cuda": [...]},
-     "trainer": {"step", "epoch", "position", "sampler_seed", "best_metric", "best_step",
-                 "evals_since_best", "finished", ...},
+     "trainer": {"step", "epoch", "data_position": {"epoch", "batch"}, "seed", "best_metric",
+                 "best_step", "evals_since_best", "finished", ...},
      "config": RunConfig as a dict}
 
 Files are written to a temp name beside the target and renamed into place, so a process killed at

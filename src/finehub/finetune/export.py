@@ -56,6 +56,8 @@ def export_folder(
         from finehub.hub.store import write_manifest
 
         write_manifest(tmp, info)
+        for path in (tmp, *tmp.rglob("*")):  # temp files are private; an exported module is not
+            path.chmod(0o755 if path.is_dir() else 0o644)
         _swap_into_place(tmp, folder)
     finally:
         if tmp.exists():

@@ -204,7 +204,9 @@ class Trainer:
                 **identity,
                 "step": state.step,
                 "epoch": state.epoch,
-                "position": state.step % steps_per_epoch,  # the next batch of the next epoch's order
+                # where the data stream stands: the next batch is data_position["batch"] of that
+                # epoch's order, which LengthBucketSampler derives from (seed, epoch) alone
+                "data_position": dict(zip(("epoch", "batch"), divmod(state.step, steps_per_epoch), strict=True)),
                 "best_metric": state.best_metric,
                 "best_step": state.best_step,
                 "best_metrics": dict(state.best_metrics or {}),

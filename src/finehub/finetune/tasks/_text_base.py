@@ -10,11 +10,26 @@ from typing import TYPE_CHECKING, Any
 
 from finehub.errors import ConfigError
 from finehub.finetune.tasks.base import Task
-from finehub.finetune.tasks.text_classification import as_text_backbone
-from finehub.nn.pooling import POOLINGS
+from finehub.nn.backbone import TextBackbone
 
 if TYPE_CHECKING:
     from torch import nn
+
+
+def as_text_backbone(module_or_backbone: Any) -> TextBackbone:
+    """A TextBackbone, given one or a module that provides one through ``backbone()``."""
+    if isinstance(module_or_backbone, TextBackbone):
+        return module_or_backbone
+    backbone = getattr(module_or_backbone, "backbone", None)
+    if callable(backbone):
+        result = backbone()
+        if isinstance(result, TextBackbone):
+            return result
+    raise ConfigError(
+        "module",
+        f"{module_or_backbone!r} is not a text encoder; pass a text module such as hub.Module('minilm-l6') "
+        "or a finehub.nn.backbone.TextBackbone",
+    )
 
 
 class TextTask(Task):
@@ -39,6 +54,7 @@ class TextTask(Task):
         seed: int,
     ) -> None:
         from finehub.finetune.vocab import extend_vocab
+        from finehub.nn.pooling import POOLINGS
 
         super().__init__(metrics=metrics, main_metric=main_metric)
         backbone = as_text_backbone(module)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import copy
-import logging
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -11,8 +9,7 @@ from typing import TYPE_CHECKING, Any
 from finehub.errors import ConfigError
 from finehub.finetune.collate import EncodedSplit, encode_texts, text_digest
 from finehub.finetune.metrics import CLASSIFICATION_METRICS, classification_metrics, confusion_matrix
-from finehub.finetune.tasks.base import Task
-from finehub.nn.backbone import TextBackbone
+from finehub.finetune.tasks._text_base import TextTask, check_label_names, check_num_classes
 
 if TYPE_CHECKING:
     import numpy as np
@@ -20,32 +17,14 @@ if TYPE_CHECKING:
 
     from finehub.data.dataset import Dataset, TextExample
 
-log = logging.getLogger(__name__)
 
-
-def as_text_backbone(module_or_backbone: Any) -> TextBackbone:
-    """A TextBackbone, given one or a module that provides one through ``backbone()``."""
-    if isinstance(module_or_backbone, TextBackbone):
-        return module_or_backbone
-    backbone = getattr(module_or_backbone, "backbone", None)
-    if callable(backbone):
-        result = backbone()
-        if isinstance(result, TextBackbone):
-            return result
-    raise ConfigError(
-        "module",
-        f"{module_or_backbone!r} is not a text encoder; pass a text module such as hub.Module('minilm-l6') "
-        "or a finehub.nn.backbone.TextBackbone",
-    )
-
-
-class TextClassificationTask(Task):
+class TextClassificationTask(TextTask):
     """Pooled encoder output -> dropout -> linear layer -> softmax over ``num_classes`` labels.
 
     ``extend_vocab_from`` (training examples or texts) adds the CJK characters seen at least
     ``vocab_min_count`` times that the tokenizer lacks, with new embedding rows; the tokenizer is
-    copied first, so the module the backbone came from is left unchanged. ``seed`` fixes the
-    head's and the new embeddings' initial values.
+    copied first, so the module the backbone came from keeps its own. ``seed`` fixes the head's
+    and the new embeddings' initial values. Label names default to the dataset's.
     """
 
     known_metrics = CLASSIFICATION_METRICS
@@ -65,65 +44,30 @@ class TextClassificationTask(Task):
         main_metric: str = "accuracy",
         seed: int = 0,
     ) -> None:
-        import torch
-
-        from finehub.finetune.vocab import extend_vocab
         from finehub.modules.text_classifier.network import TextClassifierNet
-        from finehub.nn.pooling import POOLINGS
 
-        super().__init__(metrics=metrics, main_metric=main_metric)
-        backbone = as_text_backbone(module)
-        if not isinstance(num_classes, int) or isinstance(num_classes, bool) or num_classes < 2:
-            raise ConfigError("num_classes", f"must be an integer >= 2, got {num_classes!r}")
-        limit = getattr(backbone.model.config, "max_position_embeddings", None) or backbone.max_seq_len
-        if not isinstance(max_seq_len, int) or not 2 <= max_seq_len <= limit:
-            raise ConfigError(
-                "max_seq_len",
-                f"must be an integer from 2 to {limit} (the encoder's limit), got {max_seq_len!r}",
-            )
-        pooling = pooling or backbone.pooling
-        if pooling not in POOLINGS:
-            raise ConfigError("pooling", f"must be one of {list(POOLINGS)}, got {pooling!r}")
-        if not 0 <= dropout < 1:
-            raise ConfigError("dropout", f"must be in [0, 1), got {dropout!r}")
-        if label_names is not None and len(label_names) != num_classes:
-            raise ConfigError("label_names", f"has {len(label_names)} names but num_classes is {num_classes}")
-        if not isinstance(vocab_min_count, int) or vocab_min_count < 1:
-            raise ConfigError("vocab_min_count", f"must be a positive integer, got {vocab_min_count!r}")
-
-        self.backbone = backbone
-        self.base_module = getattr(getattr(module, "info", None), "name", None)
-        self.num_classes, self.max_seq_len, self.pooling, self.dropout = (
-            num_classes,
-            max_seq_len,
-            pooling,
-            dropout,
+        self.num_classes = check_num_classes(num_classes, minimum=2)
+        self.label_names = check_label_names(label_names, num_classes)
+        super().__init__(
+            module,
+            max_seq_len=max_seq_len,
+            pooling=pooling,
+            dropout=dropout,
+            extend_vocab_from=extend_vocab_from,
+            vocab_min_count=vocab_min_count,
+            metrics=metrics,
+            main_metric=main_metric,
+            seed=seed,
         )
-        self.label_names = (
-            list(label_names) if label_names is not None else [str(i) for i in range(num_classes)]
-        )
-        self.tokenizer = backbone.tokenizer
-        self.added_tokens: list[str] = []
-        if extend_vocab_from is not None:
-            self.tokenizer = copy.deepcopy(backbone.tokenizer)
-            texts = [
-                t if isinstance(t, str) else " ".join(filter(None, (t.text_a, t.text_b)))
-                for t in extend_vocab_from
-            ]
-            self.added_tokens = extend_vocab(
-                self.tokenizer, backbone.model, texts, min_count=vocab_min_count, seed=seed
-            )
-        self.pad_id = self.tokenizer.pad_token_id or 0
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            self.model = TextClassifierNet(
-                backbone.model,
-                backbone.hidden_size,
+        self.model = self.seeded(
+            lambda: TextClassifierNet(
+                self.backbone.model,
+                self.backbone.hidden_size,
                 num_classes,
-                pooling=pooling,
-                dropout=dropout,  # type: ignore[arg-type]
+                pooling=self.pooling,
+                dropout=self.dropout,
             )
-        self.model.train()
+        )
 
     def __repr__(self) -> str:
         return (
@@ -193,14 +137,9 @@ class TextClassificationTask(Task):
         return format_predictions(probs, self.label_names, top_k)
 
     def export_files(self, folder: Path) -> dict[str, Any]:
-        from safetensors.torch import save_file
+        from finehub.modules.text_classifier import ENTRY, TextClassifier
 
-        from finehub.modules.text_classifier import ENTRY, WEIGHTS, TextClassifier
-
-        state = {k: v.detach().to("cpu").contiguous() for k, v in self.model.state_dict().items()}
-        save_file(state, str(folder / WEIGHTS))
-        self.model.encoder.config.save_pretrained(folder)
-        self.tokenizer.save_pretrained(folder)
+        config = self.export_encoder(folder)
         info = TextClassifier.info
         return {
             "entry": ENTRY,
@@ -208,15 +147,7 @@ class TextClassificationTask(Task):
             "tags": ["text", "classification"],
             "inputs": dict(info.inputs),
             "outputs": dict(info.outputs),
-            "config": {
-                "num_classes": self.num_classes,
-                "label_names": list(self.label_names),
-                "pooling": self.pooling,
-                "max_seq_len": self.max_seq_len,
-                "hidden_size": self.backbone.hidden_size,
-                "added_tokens": len(self.added_tokens),
-                "base_module": self.base_module,
-            },
+            "config": {"num_classes": self.num_classes, "label_names": list(self.label_names), **config},
         }
 
 

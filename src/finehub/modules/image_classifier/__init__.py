@@ -5,7 +5,7 @@ Folder layout (written by ``finehub.finetune.export``)::
     module.json          ModuleInfo; ``config`` holds num_classes, label_names, the backbone's
                          ``build`` ("finehub.nn.<module>:<Class>") and ``build_kwargs``,
                          feature_dim, and the preprocessing: resize, image_size, mean, std
-    model.safetensors    the ImageClassifierNet state dict (``backbone.*``, ``head.*``)
+    model.safetensors    the ImageClassifierNet state dict (``encoder.*``, ``head.*``)
 """
 
 from __future__ import annotations
@@ -139,7 +139,7 @@ class ImageClassifier(ModuleBase):
 
         cfg = self.config
         return ImageBackbone(
-            model=self.net.backbone,
+            model=self.net.encoder,
             feature_dim=cfg["feature_dim"],
             image_size=cfg["image_size"],
             resize=cfg["resize"],
