@@ -42,16 +42,23 @@ INPUTS = {
 def build(kind: str, root: Path) -> Path:
     """An exported (untrained: fresh heads are enough for parity) module folder of ``kind``."""
     if kind == "image-classification":
-        task = ImageClassificationTask(hub.Module("efficientnet-lite0-imagenet"), num_classes=2, image_size=32,
-                                       label_names=["non-face", "face"])
+        task = ImageClassificationTask(
+            hub.Module("efficientnet-lite0-imagenet"),
+            num_classes=2,
+            image_size=32,
+            label_names=["non-face", "face"],
+        )
     else:
         backbone = tiny_backbone(seed=1)
         task = {
             "text-classification": lambda: TextClassificationTask(backbone, num_classes=3, max_seq_len=16),
-            "multilabel-classification": lambda: MultiLabelClassificationTask(backbone, num_classes=3, max_seq_len=16),
+            "multilabel-classification": lambda: MultiLabelClassificationTask(
+                backbone, num_classes=3, max_seq_len=16
+            ),
             "text-regression": lambda: RegressionTask(backbone, max_seq_len=16),
-            "sequence-labeling": lambda: SequenceLabelingTask(backbone, num_classes=3, max_seq_len=16, crf=True,
-                                                              label_names=["O", "B-X", "I-X"]),
+            "sequence-labeling": lambda: SequenceLabelingTask(
+                backbone, num_classes=3, max_seq_len=16, crf=True, label_names=["O", "B-X", "I-X"]
+            ),
             "text-matching": lambda: TextMatchingTask(backbone, max_seq_len=16),
         }[kind]()
     # a finetuned-on dataset that is registered, so parity samples come from its dev split
@@ -106,12 +113,19 @@ def test_the_onnx_module_runs_without_torch(exported) -> None:
         "print(json.dumps([text, image]))\n"
     )
     text_dir, image_dir = exported["sequence-labeling"][1].folder, exported["image-classification"][1].folder
-    run = subprocess.run([sys.executable, "-c", script, str(text_dir), str(image_dir)], capture_output=True,
-                         text=True, timeout=120)
+    run = subprocess.run(
+        [sys.executable, "-c", script, str(text_dir), str(image_dir)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert run.returncode == 0, run.stderr
     text, image = json.loads(run.stdout)
     assert close(text, hub.Module(str(exported["sequence-labeling"][0])).predict(["w1 w2 w3", "w9"]))
-    assert close(image, hub.Module(str(exported["image-classification"][0])).predict([np.full((30, 30), 128, np.uint8)]))
+    assert close(
+        image,
+        hub.Module(str(exported["image-classification"][0])).predict([np.full((30, 30), 128, np.uint8)]),
+    )
 
 
 def test_export_is_refused_beyond_the_tolerance(exported, tmp_path) -> None:
@@ -130,8 +144,12 @@ def test_export_is_refused_beyond_the_tolerance(exported, tmp_path) -> None:
 def test_int8_quantisation_reports_the_dev_metric(exported, tmp_path) -> None:
     folder, _ = exported["sequence-labeling"]
     rng = np.random.default_rng(0)
-    dev = [TokenExample(tuple(f"w{i}" for i in rng.integers(0, 40, 6)), tuple(int(t) for t in rng.integers(0, 3, 6)))
-           for _ in range(24)]
+    dev = [
+        TokenExample(
+            tuple(f"w{i}" for i in rng.integers(0, 40, 6)), tuple(int(t) for t in rng.integers(0, 3, 6))
+        )
+        for _ in range(24)
+    ]
     ds = Dataset("toy", {"dev": dev}, ["O", "B-X", "I-X"])
     result = export_onnx(folder, tmp_path / "int8", quantize="int8", dataset=ds)
     q = result.quantization
@@ -144,7 +162,9 @@ def test_int8_quantisation_reports_the_dev_metric(exported, tmp_path) -> None:
 
 def test_a_run_folder_exports_its_best_model(exported, tmp_path) -> None:
     run = tmp_path / "run"
-    export_folder(TextClassificationTask(tiny_backbone(), num_classes=2, max_seq_len=16), run / "best_model", name="run")
+    export_folder(
+        TextClassificationTask(tiny_backbone(), num_classes=2, max_seq_len=16), run / "best_model", name="run"
+    )
     result = export_onnx(run)
     assert result.folder == run / "onnx" and (run / "onnx" / "model.onnx").is_file()
 
@@ -154,7 +174,9 @@ def test_cli_export_onnx(exported, tmp_path) -> None:
     register(app)
     folder, _ = exported["text-regression"]
     runner = CliRunner()
-    out = runner.invoke(app, ["export", "onnx", str(folder), "-o", str(tmp_path / "cli"), "--quantize", "int8", "--json"])
+    out = runner.invoke(
+        app, ["export", "onnx", str(folder), "-o", str(tmp_path / "cli"), "--quantize", "int8", "--json"]
+    )
     assert out.exit_code == 0, out.output
     data = json.loads(out.output)
     assert data["kind"] == "text-regression" and data["parity"]["agreement"] == 1.0
@@ -165,8 +187,11 @@ def test_cli_export_onnx(exported, tmp_path) -> None:
 
 @pytest.mark.slow
 def test_int8_minilm_classifier_on_real_text(tmp_path) -> None:
-    ds = Dataset("news", {"dev": [TextExample(ex.text_a, ex.label) for ex in hub.datasets.load("bbc-news").dev[:64]]},
-                 hub.datasets.load("bbc-news").label_names)
+    ds = Dataset(
+        "news",
+        {"dev": [TextExample(ex.text_a, ex.label) for ex in hub.datasets.load("bbc-news").dev[:64]]},
+        hub.datasets.load("bbc-news").label_names,
+    )
     task = TextClassificationTask(hub.Module("minilm-l6"), num_classes=5, max_seq_len=64)
     folder = export_folder(task, tmp_path / "news", name="news")
     result = export_onnx(folder, tmp_path / "news-onnx", quantize="int8", dataset=ds)

@@ -18,16 +18,34 @@ def minilm() -> Any:
     return hub.Module("minilm-l6")
 
 
-def finetune(task: Any, dataset: Any, run_dir: Path, *, epochs: int, batch_size: int = 16, lr: float = 1e-3,
-             **config: Any) -> tuple[Any, Any]:
+def finetune(
+    task: Any,
+    dataset: Any,
+    run_dir: Path,
+    *,
+    epochs: int,
+    batch_size: int = 16,
+    lr: float = 1e-3,
+    **config: Any,
+) -> tuple[Any, Any]:
     """Fine-tune ``task`` quietly into ``run_dir`` (one evaluation, at the end); returns (trainer, result)."""
     import finehub.finetune as ft
 
-    settings: dict[str, Any] = dict(num_epochs=epochs, batch_size=batch_size, eval_interval=10_000,
-                                    checkpoint_dir=str(run_dir), progress=False, tensorboard=False, plots=False,
-                                    num_threads=2, seed=0)
+    settings: dict[str, Any] = dict(
+        num_epochs=epochs,
+        batch_size=batch_size,
+        eval_interval=10_000,
+        checkpoint_dir=str(run_dir),
+        progress=False,
+        tensorboard=False,
+        plots=False,
+        num_threads=2,
+        seed=0,
+    )
     settings.update(config)
-    trainer = ft.Trainer(task, ft.AdamWeightDecay(learning_rate=lr, warmup_proportion=0.1), ft.RunConfig(**settings))
+    trainer = ft.Trainer(
+        task, ft.AdamWeightDecay(learning_rate=lr, warmup_proportion=0.1), ft.RunConfig(**settings)
+    )
     return trainer, trainer.finetune_and_eval(dataset)
 
 
@@ -37,4 +55,6 @@ def toy_sentence(rng: random.Random) -> list[str]:
 
 def toy_splits(make: Any, sizes: tuple[int, int, int] = (48, 16, 16), seed: int = 0) -> dict[str, list[Any]]:
     rng = random.Random(seed)
-    return {split: [make(rng) for _ in range(n)] for split, n in zip(("train", "dev", "test"), sizes, strict=True)}
+    return {
+        split: [make(rng) for _ in range(n)] for split, n in zip(("train", "dev", "test"), sizes, strict=True)
+    }

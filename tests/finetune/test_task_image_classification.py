@@ -25,14 +25,19 @@ def write_images(root, classes: dict[str, int], size: int = 20) -> None:
     for name, n in classes.items():
         (root / name).mkdir(parents=True)
         for i in range(n):
-            Image.fromarray(rng.integers(0, 256, (size, size, 3), dtype=np.uint8)).save(root / name / f"{i}.png")
+            Image.fromarray(rng.integers(0, 256, (size, size, 3), dtype=np.uint8)).save(
+                root / name / f"{i}.png"
+            )
 
 
 def test_image_folder_layouts(tmp_path) -> None:
     write_images(tmp_path / "flat", {"cat": 10, "dog": 10})
     (tmp_path / "flat" / "cat" / "notes.txt").write_text("not an image")
     ds = image_folder(tmp_path / "flat", split_ratio=(0.8, 0.2))
-    assert ds.label_names == ["cat", "dog"] and {s: len(v) for s, v in ds.splits.items()} == {"train": 16, "dev": 4}
+    assert ds.label_names == ["cat", "dog"] and {s: len(v) for s, v in ds.splits.items()} == {
+        "train": 16,
+        "dev": 4,
+    }
     assert all(isinstance(ex, ImageExample) and ex.image.suffix == ".png" for ex in ds.train)
     write_images(tmp_path / "split" / "train", {"a": 3, "b": 3})
     write_images(tmp_path / "split" / "dev", {"b": 2})
@@ -65,7 +70,9 @@ def test_augmentation_is_seeded_and_changes_pixels() -> None:
     again = aug.transform(image_size=32, rng=np.random.default_rng(5))(img)
     other = aug.transform(image_size=32, rng=np.random.default_rng(6))(img)
     assert first.shape == (3, 32, 32) and torch.equal(first, again) and not torch.equal(first, other)
-    jittered = np.asarray(ColorJitter(np.random.default_rng(1), brightness=0.5, contrast=0, saturation=0)(img))
+    jittered = np.asarray(
+        ColorJitter(np.random.default_rng(1), brightness=0.5, contrast=0, saturation=0)(img)
+    )
     assert not np.array_equal(jittered, np.asarray(img))
     torch.manual_seed(3)
     a = batch_generator().random()
@@ -97,8 +104,12 @@ def test_train_batches_are_augmented_and_reproducible() -> None:
 @pytest.mark.slow
 def test_digits_on_efficientnet(tmp_path) -> None:
     ds = hub.datasets.load("digits").subset({"train": 320, "dev": 40, "test": 150})
-    task = ImageClassificationTask(hub.Module("efficientnet-lite0-imagenet"), num_classes=10, image_size=48,
-                                   augment={"flip": False, "scale": [0.7, 1.0], "color_jitter": 0.1})
+    task = ImageClassificationTask(
+        hub.Module("efficientnet-lite0-imagenet"),
+        num_classes=10,
+        image_size=48,
+        augment={"flip": False, "scale": [0.7, 1.0], "color_jitter": 0.1},
+    )
     trainer, result = finetune(task, ds, tmp_path / "run", epochs=3, batch_size=32, lr=3e-3)
     majority = max(np.bincount([ex.label for ex in ds.test])) / len(ds.test)
     assert result.test_metrics["accuracy"] >= majority + 0.5  # majority class: about 0.1

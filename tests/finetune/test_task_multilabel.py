@@ -58,7 +58,10 @@ def test_mechanics_on_a_tiny_model(tmp_path) -> None:
     texts = ["w1 w2 w3", "w30 w31"]
     assert module.classify(texts) == task.predict(texts)
     assert module.info.config["threshold"] == 0.4 and module.info.config["label_names"] == ["a", "b", "c"]
-    assert all(set(r["labels"]) == {n for n, p in r["probabilities"].items() if p >= 0.4} for r in module.classify(texts))
+    assert all(
+        set(r["labels"]) == {n for n, p in r["probabilities"].items() if p >= 0.4}
+        for r in module.classify(texts)
+    )
 
 
 def test_rejects_a_single_label_dataset() -> None:
@@ -73,7 +76,9 @@ def test_rejects_a_single_label_dataset() -> None:
 @pytest.mark.slow
 def test_bbc_news_multilabel_beats_the_baselines(tmp_path) -> None:
     ds = hub.datasets.load("bbc-news-multilabel").subset({"train": 160, "dev": 32, "test": 96})
-    task = MultiLabelClassificationTask(minilm(), num_classes=ds.num_classes, max_seq_len=48, label_names=ds.label_names)
+    task = MultiLabelClassificationTask(
+        minilm(), num_classes=ds.num_classes, max_seq_len=48, label_names=ds.label_names
+    )
     trainer, result = finetune(task, ds, tmp_path / "run", epochs=2)
     metrics = result.test_metrics
     truth = np.zeros((len(ds.test), ds.num_classes))
@@ -82,7 +87,9 @@ def test_bbc_news_multilabel_beats_the_baselines(tmp_path) -> None:
     all_positive_f1 = f1_scores(truth, np.ones_like(truth))[0]  # the best constant prediction for micro F1
     assert metrics["auc"] >= 0.8  # chance: 0.5
     assert metrics["micro_f1"] >= all_positive_f1 + 0.15
-    assert min(metrics["label_auc"][t] for t in ds.label_names[:5]) >= 0.85  # topics are easy; money/long are not
+    assert (
+        min(metrics["label_auc"][t] for t in ds.label_names[:5]) >= 0.85
+    )  # topics are easy; money/long are not
     folder = trainer.export("bbc-multilabel", output_dir=tmp_path / "export", install_module=False)
     text = ["Shares in the bank rose 5% after it reported profits of £2bn for the year."]
     assert hub.Module(str(folder)).classify(text) == task.predict(text)

@@ -48,10 +48,15 @@ def test_mechanics_on_a_tiny_model(tmp_path) -> None:
     assert float(task.model.scale) == pytest.approx(labels.std(), rel=1e-5)
     batch = task.collate(task.encode(ds.train, split="train"), np.arange(4))
     out = task.model(**{k: v for k, v in batch.items() if k != "labels"})
-    assert out.shape == (4,) and abs(float(out.detach().mean()) - labels.mean()) < 3 * labels.std()  # label units
+    assert (
+        out.shape == (4,) and abs(float(out.detach().mean()) - labels.mean()) < 3 * labels.std()
+    )  # label units
     expected = torch.mean(((out - batch["labels"]) / task.model.scale) ** 2)
     assert task.loss(out, batch["labels"]).item() == pytest.approx(expected.item(), rel=1e-5)
-    assert task.greater_is_better and not RegressionTask(tiny_backbone(), max_seq_len=32, main_metric="rmse").greater_is_better
+    assert (
+        task.greater_is_better
+        and not RegressionTask(tiny_backbone(), max_seq_len=32, main_metric="rmse").greater_is_better
+    )
     trainer, result = finetune(task, ds, tmp_path / "run", epochs=1, batch_size=8, lr=3e-3, num_threads=1)
     assert set(result.test_metrics) == {"loss", "pearson", "spearman", "rmse"}
     folder = trainer.export("toy-regressor", output_dir=tmp_path / "export", install_module=False)

@@ -53,7 +53,10 @@ def test_mechanics_on_a_tiny_model(tmp_path, head: str) -> None:
     else:
         assert out.shape == (4, 2)
     trainer, result = finetune(task, ds, tmp_path / "run", epochs=1, batch_size=8, lr=3e-3, num_threads=1)
-    expected = {"classification": {"accuracy", "macro_f1"}, "cosine": {"auc", "accuracy", "pearson", "spearman"}}[head]
+    expected = {
+        "classification": {"accuracy", "macro_f1"},
+        "cosine": {"auc", "accuracy", "pearson", "spearman"},
+    }[head]
     assert set(result.test_metrics) == {"loss", *expected}
     folder = trainer.export("toy-matcher", output_dir=tmp_path / "export", install_module=False)
     module = hub.Module(str(folder))

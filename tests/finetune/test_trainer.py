@@ -214,3 +214,23 @@ def test_bf16_falls_back_to_fp32_with_a_warning_where_unsupported(tmp_path, monk
     _, result = run_tiny(tmp_path, max_steps=2, precision="bf16")
     assert result.precision == "fp32"
     assert "no native bfloat16 support" in caplog.text
+
+
+def test_time_limit_stops_after_the_budget_with_a_final_evaluation(tmp_path):
+    from finehub.finetune.callbacks import TimeLimit
+
+    task = ft.TextClassificationTask(tiny_backbone(), num_classes=2, max_seq_len=32)
+    cfg = ft.RunConfig(
+        num_epochs=2,
+        batch_size=8,
+        eval_interval=100,
+        checkpoint_dir=str(tmp_path),
+        progress=False,
+        tensorboard=False,
+        plots=False,
+    )
+    result = ft.Trainer(task, ft.AdamWeightDecay(), cfg, callbacks=[TimeLimit(0.0)]).finetune_and_eval(
+        toy_dataset()
+    )
+    assert result.steps == 1 and result.stopped_early and result.best_step == 1
+    assert result.best_dev_metrics and result.test_metrics

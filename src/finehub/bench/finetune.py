@@ -49,8 +49,8 @@ class Plan:
     contenders: tuple[str, ...]
 
 
-QUICK = Plan(repeats=3, warmup=1, steps=2, contenders=(HF_DEFAULT, PLAIN, FH_FP32, FH_BF16, PEAK))
-FULL = Plan(repeats=5, warmup=2, steps=6, contenders=(HF_DEFAULT, HF_BF16, PLAIN, FH_FP32, FH_BF16, PEAK))
+QUICK = Plan(repeats=3, warmup=1, steps=2, contenders=(HF_DEFAULT, FH_FP32, FH_BF16, PEAK))
+FULL = Plan(repeats=5, warmup=1, steps=6, contenders=(HF_DEFAULT, HF_BF16, PLAIN, FH_FP32, FH_BF16, PEAK))
 
 
 class StepClock:

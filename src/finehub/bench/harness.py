@@ -228,7 +228,7 @@ def machine_info(threads: int | None = None) -> dict[str, Any]:
 
 def load_average() -> float | None:
     """The 1-minute load average: how busy the (shared) machine was."""
-    return os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    return round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None
 
 
 def now_iso() -> str:

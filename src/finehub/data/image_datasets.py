@@ -1,9 +1,10 @@
 """Image datasets: a folder per class, read into :class:`~finehub.data.dataset.Dataset` of
 :class:`~finehub.data.examples_extra.ImageExample`.
 
-    ds = hub.datasets.image_folder("photos/")          # photos/<class>/*.jpg
-    ds = hub.datasets.image_folder("photos/", split_ratio=(0.8, 0.1, 0.1))
-    ds = hub.datasets.image_folder("split/")           # split/{train,dev,test}/<class>/*.png
+    from finehub.data.image_datasets import image_folder
+    ds = image_folder("photos/")                       # photos/<class>/*.jpg
+    ds = image_folder("photos/", split_ratio=(0.8, 0.1, 0.1))
+    ds = image_folder("split/")                        # split/{train,dev,test}/<class>/*.png
 
 Examples hold file paths; images are decoded when a batch needs them, so a folder of large
 photos costs no memory up front. Classes are the sorted sub-folder names of ``train`` (or of the

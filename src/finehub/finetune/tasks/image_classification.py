@@ -72,6 +72,9 @@ class ImageClassificationTask(Task):
     ``augment``: an :class:`~finehub.data.augment.Augmentation`, a mapping of its fields, True
     (the defaults) or False (train on the eval pipeline). Augmentation randomness comes from
     torch's global RNG, which the Trainer seeds and checkpoints, so runs repeat and resume exactly.
+    ``freeze_norm`` keeps the backbone's batch-norm statistics fixed while training (their scale
+    and shift still learn): small batches cannot estimate them, and MobileNet/EfficientNet's slow
+    running averages would otherwise leave evaluation with statistics training never used.
     """
 
     known_metrics = CLASSIFICATION_METRICS
@@ -85,6 +88,7 @@ class ImageClassificationTask(Task):
         image_size: int | None = None,
         augment: Augmentation | Mapping[str, Any] | bool = True,
         dropout: float = 0.2,
+        freeze_norm: bool = True,
         metrics: Sequence[str] = CLASSIFICATION_METRICS,
         main_metric: str = "accuracy",
         seed: int = 0,
@@ -104,6 +108,8 @@ class ImageClassificationTask(Task):
             raise ConfigError("image_size", f"must be an integer from 16 to 1024, got {image_size!r}")
         if not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
             raise ConfigError("dropout", f"must be in [0, 1), got {dropout!r}")
+        if not isinstance(freeze_norm, bool):
+            raise ConfigError("freeze_norm", f"must be true or false, got {freeze_norm!r}")
         if isinstance(augment, bool):
             self.augment: Augmentation | None = Augmentation() if augment else None
         elif isinstance(augment, Mapping):
