@@ -18,6 +18,24 @@ _LAZY: dict[str, str] = {
     "runnable": "finehub.hub.module:runnable",
     "serving": "finehub.hub.module:serving",
     "datasets": "finehub.data.datasets:",
+    "autotune": "finehub.autotune:",
+    # fine-tuning: the ten lines
+    "RunConfig": "finehub.finetune.config:RunConfig",
+    "Trainer": "finehub.finetune.trainer:Trainer",
+    "AdamWeightDecay": "finehub.finetune.strategies:AdamWeightDecay",
+    "L2SP": "finehub.finetune.strategies:L2SP",
+    "ULMFiT": "finehub.finetune.strategies:ULMFiT",
+    "DefaultStrategy": "finehub.finetune.strategies:DefaultStrategy",
+    "TextClassificationTask": "finehub.finetune.tasks.text_classification:TextClassificationTask",
+    "TextClassifierTask": "finehub.finetune.tasks.text_classification:TextClassifierTask",
+    "MultiLabelClassificationTask": "finehub.finetune.tasks.multilabel:MultiLabelClassificationTask",
+    "MultiLabelClassifierTask": "finehub.finetune.tasks.multilabel:MultiLabelClassifierTask",
+    "RegressionTask": "finehub.finetune.tasks.regression:RegressionTask",
+    "SequenceLabelingTask": "finehub.finetune.tasks.sequence_labeling:SequenceLabelingTask",
+    "SequenceLabelTask": "finehub.finetune.tasks.sequence_labeling:SequenceLabelTask",
+    "TextMatchingTask": "finehub.finetune.tasks.text_matching:TextMatchingTask",
+    "ImageClassificationTask": "finehub.finetune.tasks.image_classification:ImageClassificationTask",
+    "ImageClassifierTask": "finehub.finetune.tasks.image_classification:ImageClassifierTask",
 }
 
 
