@@ -183,3 +183,23 @@ def test_bad_hyper_parameters_name_the_field(make, field):
     with pytest.raises(ConfigError) as info:
         make()
     assert info.value.field == field
+
+
+def test_embedding_lr_scale_gives_the_input_embeddings_their_own_group():
+    from finetune.finetune_support import tiny_backbone
+
+    import finehub.finetune as ft
+
+    task = ft.TextClassificationTask(tiny_backbone(), num_classes=2, max_seq_len=16)
+    opt = AdamWeightDecay(learning_rate=1e-3, warmup_proportion=0.0, embedding_lr_scale=10).build(
+        task.model, total_steps=4, steps_per_epoch=4
+    )
+    *_, emb_group = opt.optimizer.param_groups
+    assert emb_group["params"] == [task.model.encoder.get_input_embeddings().weight]
+    assert emb_group["lr"] == pytest.approx(1e-2) and emb_group["weight_decay"] == 0.01
+    assert sum(len(g["params"]) for g in opt.optimizer.param_groups) == len(list(task.model.parameters()))
+    opt.optimizer.step()
+    opt.scheduler.step()
+    assert emb_group["lr"] == pytest.approx(1e-2 * 3 / 4)  # the schedule scales every group alike
+    plain = AdamWeightDecay(learning_rate=1e-3).build(task.model, total_steps=4, steps_per_epoch=4)
+    assert len(plain.optimizer.param_groups) == 2

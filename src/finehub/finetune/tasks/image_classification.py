@@ -72,9 +72,10 @@ class ImageClassificationTask(Task):
     ``augment``: an :class:`~finehub.data.augment.Augmentation`, a mapping of its fields, True
     (the defaults) or False (train on the eval pipeline). Augmentation randomness comes from
     torch's global RNG, which the Trainer seeds and checkpoints, so runs repeat and resume exactly.
-    ``freeze_norm`` keeps the backbone's batch-norm statistics fixed while training (their scale
-    and shift still learn): small batches cannot estimate them, and MobileNet/EfficientNet's slow
-    running averages would otherwise leave evaluation with statistics training never used.
+    ``norm_momentum`` sets the backbone's batch-norm running-average momentum for fine-tuning
+    (None keeps the backbone's own): with EfficientNet-Lite's 0.01 (TensorFlow's), the running
+    statistics that evaluation uses need hundreds of steps to describe your images rather than
+    the pretraining ones, while training normalises with each batch's own.
     """
 
     known_metrics = CLASSIFICATION_METRICS
@@ -88,7 +89,7 @@ class ImageClassificationTask(Task):
         image_size: int | None = None,
         augment: Augmentation | Mapping[str, Any] | bool = True,
         dropout: float = 0.2,
-        freeze_norm: bool = True,
+        norm_momentum: float | None = 0.1,
         metrics: Sequence[str] = CLASSIFICATION_METRICS,
         main_metric: str = "accuracy",
         seed: int = 0,
@@ -108,8 +109,10 @@ class ImageClassificationTask(Task):
             raise ConfigError("image_size", f"must be an integer from 16 to 1024, got {image_size!r}")
         if not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
             raise ConfigError("dropout", f"must be in [0, 1), got {dropout!r}")
-        if not isinstance(freeze_norm, bool):
-            raise ConfigError("freeze_norm", f"must be true or false, got {freeze_norm!r}")
+        if norm_momentum is not None and (
+            not isinstance(norm_momentum, (int, float)) or not 0 < norm_momentum <= 1
+        ):
+            raise ConfigError("norm_momentum", f"must be in (0, 1] or None, got {norm_momentum!r}")
         if isinstance(augment, bool):
             self.augment: Augmentation | None = Augmentation() if augment else None
         elif isinstance(augment, Mapping):
@@ -134,6 +137,10 @@ class ImageClassificationTask(Task):
             self.model = ImageClassifierNet(
                 backbone.model, backbone.feature_dim, num_classes, dropout=dropout
             )
+        if norm_momentum is not None:
+            for m in backbone.model.modules():
+                if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+                    m.momentum = float(norm_momentum)
         self.model.train()
 
     def __repr__(self) -> str:
