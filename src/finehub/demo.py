@@ -34,7 +34,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--max-seq-len", type=int, default=64)
     parser.add_argument("--minutes", type=float, default=8.0, help="time budget for the training steps")
     parser.add_argument(
-        "--threads", type=int, default=1, help="intra-op threads (1 stays fast on a busy machine; 2 on an idle one)"
+        "--threads",
+        type=int,
+        default=1,
+        help="intra-op threads (1 stays fast on a busy machine; 2 on an idle one)",
     )
     parser.add_argument("--export-name", default="sentiment-zh-demo")
     parser.add_argument("--fresh", action="store_true", help="delete the run folder first")
@@ -48,7 +51,7 @@ def main(argv: list[str] | None = None) -> None:
     from finehub.finetune.callbacks import TimeLimit, scalars
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    console = Console()  # results on stdout; the progress bar writes to stderr
+    console = Console(soft_wrap=True)  # results on stdout; the progress bar writes to stderr
     started = time.perf_counter()
     if args.fresh:
         shutil.rmtree(args.run_dir, ignore_errors=True)
@@ -74,7 +77,9 @@ def main(argv: list[str] | None = None) -> None:
         f"Vocabulary: {len(task.added_tokens)} Chinese characters added to MiniLM's English WordPiece"
     )
     # new character embeddings start untrained: they learn at 10x the rate of the rest
-    strategy = AdamWeightDecay(learning_rate=2e-4, warmup_proportion=0.06, weight_decay=0.01, embedding_lr_scale=10)
+    strategy = AdamWeightDecay(
+        learning_rate=2e-4, warmup_proportion=0.06, weight_decay=0.01, embedding_lr_scale=10
+    )
     config = RunConfig(
         num_epochs=args.epochs,
         batch_size=32,

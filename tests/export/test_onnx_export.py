@@ -19,7 +19,7 @@ import finehub.data.builtin.lfw_faces  # noqa: F401  (registers lfw-faces)
 from finehub.cli.export import register
 from finehub.data.dataset import Dataset, TextExample
 from finehub.data.examples_extra import TokenExample
-from finehub.errors import ConfigError, ExportError
+from finehub.errors import ConfigError, ExportError, ModuleInputError
 from finehub.finetune.export import export_folder
 from finehub.finetune.onnx_export import export_onnx
 from finehub.finetune.tasks.image_classification import ImageClassificationTask
@@ -102,6 +102,19 @@ def test_every_kind_exports_with_parity(exported, kind: str) -> None:
     assert spec["kind"] == kind and spec["quantized"] is None
     if kind == "sequence-labeling":
         assert np.asarray(spec["crf"]["transitions"]).shape == (3, 3)
+
+
+def test_options_follow_the_kind(exported) -> None:
+    image = hub.Module(str(exported["image-classification"][1].folder))
+    picture = np.full((30, 30), 128, np.uint8)
+    top = image.predict([picture], top_k=1)
+    assert close(top, hub.Module(str(exported["image-classification"][0])).classify([picture], top_k=1))
+    assert len(top[0]["probabilities"]) == 1
+    labels = hub.Module(str(exported["multilabel-classification"][1].folder))
+    for r in labels.predict(TEXTS, threshold=0.01):
+        assert r["labels"] == [n for n, p in r["probabilities"].items() if p >= 0.01]
+    with pytest.raises(ModuleInputError, match="not an option of a text-regression model"):
+        hub.Module(str(exported["text-regression"][1].folder)).predict(TEXTS, top_k=2)
 
 
 def test_the_onnx_module_runs_without_torch(exported) -> None:

@@ -79,8 +79,11 @@ def run(bm: Benchmark, *, quick: bool, threads: int = DEFAULT_THREADS) -> BenchR
 
     if threads < 1:
         raise ConfigError("threads", f"must be a positive integer, got {threads}")
+    from transformers.utils import logging as hf_logging
+
     torch.set_num_threads(threads)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # tokenizers would otherwise fork a thread pool
+    hf_logging.disable_progress_bar()  # weight-loading bars between the tables
     date, start, load_before = now_iso(), time.perf_counter(), load_average()
     result = importlib.import_module(bm.module).run(quick=quick, threads=threads)
     machine = machine_info(threads)

@@ -306,7 +306,7 @@ class ProgressBar(Callback):
     def on_evaluate(self, state: TrainerState, control: TrainerControl) -> None:
         values = "  ".join(f"{k}={v:.4f}" for k, v in scalars(state.eval_metrics).items())
         mark = "  [green]new best[/]" if state.best_step == state.step else ""
-        self.progress.console.print(f"step {state.step:>6}  dev  {values}{mark}")
+        self.progress.console.print(f"step {state.step:>6}  dev  {values}{mark}", soft_wrap=True)
 
     def on_early_stop(self, state: TrainerState, control: TrainerControl) -> None:
         self.progress.console.print(f"Stopped early at step {state.step} of {state.total_steps}.")
@@ -315,7 +315,7 @@ class ProgressBar(Callback):
         self.close()
         if state.test_metrics is not None:
             values = "  ".join(f"{k}={v:.4f}" for k, v in scalars(state.test_metrics).items())
-            self.console.print(f"test (best model, step {state.best_step}): {values}")
+            self.console.print(f"test (best model, step {state.best_step}): {values}", soft_wrap=True)
 
     def close(self) -> None:
         if self.progress is not None:

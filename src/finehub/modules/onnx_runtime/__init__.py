@@ -101,11 +101,18 @@ class OnnxModule(ModuleBase):
 
     @runnable
     @serving(batch="inputs")
-    def predict(self, inputs: Any, batch_size: int = 32, **options: Any) -> list[Any]:  # type: ignore[override]
-        """Results for ``inputs`` as the original module gives them (``top_k`` for classifiers,
-        ``threshold`` for multi-label)."""
+    def predict(  # type: ignore[override]
+        self,
+        inputs: Any,
+        top_k: int | None = None,
+        threshold: float | None = None,
+        batch_size: int = 32,
+    ) -> list[Any]:
+        """Results for ``inputs`` as the original module gives them; ``top_k`` applies to
+        classifiers (single-label, text or image), ``threshold`` to multi-label models."""
         if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
             raise ModuleInputError("batch_size", f"must be a positive integer, got {batch_size!r}")
+        options = {k: v for k, v in (("top_k", top_k), ("threshold", threshold)) if v is not None}
         allowed = {
             "text-classification": {"top_k"},
             "image-classification": {"top_k"},
