@@ -45,5 +45,10 @@ system-deps:
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql chromium chromium-driver fonts-wqy-zenhei >/dev/null
 
+# The sentiment-zh module, produced by finehub's own fine-tuning (the demo's recipe) and installed
+# into FINEHUB_HOME; afterwards hub.Module("sentiment-zh") and `finehub run sentiment-zh` work.
+sentiment-zh-module: $(STAMP)
+	$(BIN)/python -m finehub.demo --run-dir runs/sentiment-zh --export-name sentiment-zh
+
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

@@ -36,6 +36,11 @@ _LAZY: dict[str, str] = {
     "TextMatchingTask": "finehub.finetune.tasks.text_matching:TextMatchingTask",
     "ImageClassificationTask": "finehub.finetune.tasks.image_classification:ImageClassificationTask",
     "ImageClassifierTask": "finehub.finetune.tasks.image_classification:ImageClassifierTask",
+    # PaddleHub's strategy names
+    "AdamWeightDecayStrategy": "finehub.finetune.strategies:AdamWeightDecay",
+    "L2SPFinetuneStrategy": "finehub.finetune.strategies:L2SP",
+    "ULMFiTStrategy": "finehub.finetune.strategies:ULMFiT",
+    "DefaultFinetuneStrategy": "finehub.finetune.strategies:DefaultStrategy",
 }
 
 

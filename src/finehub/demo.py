@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> None:
         default=1,
         help="intra-op threads (1 stays fast on a busy machine; 2 on an idle one)",
     )
-    parser.add_argument("--export-name", default="sentiment-zh-demo")
+    parser.add_argument("--export-name", default="sentiment-zh", help="module name to export and install")
     parser.add_argument("--fresh", action="store_true", help="delete the run folder first")
     args = parser.parse_args(argv)
 

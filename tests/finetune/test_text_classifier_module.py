@@ -3,12 +3,12 @@
 import json
 
 import pytest
+from finetune.finetune_support import tiny_backbone
 
 import finehub.finetune as ft
 from finehub.errors import IntegrityError, InvalidManifestError, ModuleInputError
 from finehub.finetune.export import export_folder
 from finehub.modules.text_classifier import TextClassifier
-from finetune.finetune_support import tiny_backbone
 
 TEXTS = ["w1 w2 w3", ["w4 w5", "w6"], "w7 好"]
 
@@ -16,7 +16,11 @@ TEXTS = ["w1 w2 w3", ["w4 w5", "w6"], "w7 好"]
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
     task = ft.TextClassificationTask(
-        tiny_backbone(), num_classes=3, max_seq_len=16, label_names=["a", "b", "c"], extend_vocab_from=["好好 w1"]
+        tiny_backbone(),
+        num_classes=3,
+        max_seq_len=16,
+        label_names=["a", "b", "c"],
+        extend_vocab_from=["好好 w1"],
     )
     folder = export_folder(task, tmp_path_factory.mktemp("out") / "m", name="tiny-clf", version="0.3.0")
     return task, folder

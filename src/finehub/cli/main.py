@@ -8,6 +8,7 @@ import sys
 import typer
 
 from finehub.cli import autotune as autotune_cli
+from finehub.cli import finetune as finetune_cli
 from finehub.cli import modules as modules_cli
 from finehub.cli import serve as serve_cli
 
@@ -20,6 +21,7 @@ app = typer.Typer(
 )
 
 modules_cli.register(app)
+finetune_cli.register(app)
 serve_cli.register(app)
 autotune_cli.register(app)
 

@@ -206,7 +206,10 @@ class Trainer:
                 "epoch": state.epoch,
                 # where the data stream stands: the next batch is data_position["batch"] of that
                 # epoch's order, which LengthBucketSampler derives from (seed, epoch) alone
-                "data_position": dict(zip(("epoch", "batch"), divmod(state.step, steps_per_epoch), strict=True)),
+                "data_position": {
+                    "epoch": state.step // steps_per_epoch,
+                    "batch": state.step % steps_per_epoch,
+                },
                 "best_metric": state.best_metric,
                 "best_step": state.best_step,
                 "best_metrics": dict(state.best_metrics or {}),
