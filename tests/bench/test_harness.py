@@ -66,8 +66,10 @@ def test_median_rate_and_ratio() -> None:
     assert by["fast"].median_s == 1.5 and by["slow"].median_s == 4.0
     assert by["fast"].rate("items") == pytest.approx(7.5)  # median of 10, 2, 10, 5
     assert by["slow"].rate("items") == pytest.approx(2.5)  # median of 5, 2.5, 0.1, 2.5
-    assert ratio(stats, "fast", "slow", unit="items").value == pytest.approx(3.0)
-    assert ratio(stats, "fast", "slow").value == pytest.approx(4.0 / 1.5)  # same work: inverse seconds
+    by_rate = ratio(stats, "fast", "slow", unit="items")
+    assert by_rate.value == pytest.approx(3.0) and by_rate.best == pytest.approx(10 / 5)  # fastest reps
+    by_time = ratio(stats, "fast", "slow")  # same work: inverse seconds
+    assert by_time.value == pytest.approx(4.0 / 1.5) and by_time.best == pytest.approx(2.0 / 1.0)
 
 
 def test_work_seconds_replace_the_wall_time() -> None:
@@ -133,9 +135,9 @@ def test_json_layout_and_tables(tmp_path: Path) -> None:
     new = next(c for c in data["contenders"] if c["name"] == "new")
     assert new["seconds"] == [0.5] * 5 and new["median_s"] == 0.5
     assert new["counts"] == {"samples": 8} and new["rates"] == {"samples_per_s": 16.0}
-    assert [(f["name"], f["value"], f["met"]) for f in data["figures"]] == [
-        ("new / base", 2.0, True),
-        ("help", 0.4, True),
+    assert [(f["name"], f["value"], f["best"], f["met"]) for f in data["figures"]] == [
+        ("new / base", 2.0, 2.0, True),
+        ("help", 0.4, None, True),
     ]
     tables = render_table(result)
     assert len(tables) == 2 and tables[0].row_count == 3 and tables[1].row_count == 2

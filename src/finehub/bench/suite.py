@@ -90,6 +90,13 @@ def run(bm: Benchmark, *, quick: bool, threads: int = DEFAULT_THREADS) -> BenchR
     machine["load_avg_1m"] = {"before": load_before, "after": machine["load_avg_1m"]}
     result.machine = machine
     result.date, result.duration_s = date, time.perf_counter() - start
+    busiest = max((x for x in (load_before, machine["load_avg_1m"]["after"]) if x is not None), default=0.0)
+    if busiest > machine["usable_cpus"]:
+        result.notes.append(
+            f"the machine was busy (load {busiest:.1f} on {machine['usable_cpus']} CPUs): every contender waited "
+            "for CPU time, which pulls ratios towards 1; 'best reps' compares the fastest repetitions. "
+            "Rerun on an idle machine for the real figures."
+        )
     result.params = {"quick": quick, "threads": threads, **result.params}
     return result
 
