@@ -5,6 +5,7 @@ draw batches of similar lengths in an order that is a pure function of (seed, ep
 tens of thousands of texts costs a few MB and a batch is assembled with numpy slicing.
 :class:`LengthBucketSampler` makes an epoch's batches deterministically from ``(seed, epoch)``, so
 a run resumed at ``(epoch, position)`` sees exactly the batches the uninterrupted run would have.
+Under data-parallel training the batches stay global: :func:`shard` gives each process its slice.
 """
 
 from __future__ import annotations
@@ -158,3 +159,11 @@ class LengthBucketSampler:
     def iter_from(self, epoch: int, position: int = 0) -> Iterator[np.ndarray]:
         """The batches of ``epoch`` from index ``position`` on (resume)."""
         yield from self.epoch_batches(epoch)[position:]
+
+
+def shard(indices: np.ndarray, rank: int, world_size: int) -> np.ndarray:
+    """Rank ``rank``'s contiguous slice of a global batch (sizes differ by at most one), so that
+    ``world_size`` processes together see exactly the batch one process would."""
+    import numpy as np
+
+    return np.array_split(indices, world_size)[rank]

@@ -12,7 +12,14 @@
 5. test       the best model on the test split; callbacks write curves and the report
 
 Everything around the loop (progress, metrics.jsonl, TensorBoard, early stopping, plots, report)
-is a callback. The step at which a run stands fixes its epoch and its place in that epoch's batch
+is a callback.
+
+Under ``torchrun --nproc-per-node N`` the same loop runs data-parallel (DistributedDataParallel;
+see :mod:`finehub.finetune.distributed`): ``batch_size`` stays the global batch, each process
+trains on its slice of every batch of the same order, and the gradient is that of the whole
+batch's mean loss, so steps, schedule and checkpoints are those of one process. Evaluation splits
+the batches over the processes and gathers them, giving every process the same metrics. Rank 0
+alone writes the run folder and runs the callbacks; the flags they set reach every process. The step at which a run stands fixes its epoch and its place in that epoch's batch
 order, and the checkpoint restores every RNG, so a killed run that is started again finishes with
 the same weights and metrics as one that never stopped.
 """
@@ -52,8 +59,9 @@ from finehub.finetune.checkpoint import (
     seed_everything,
     set_rng_state,
 )
-from finehub.finetune.collate import EncodedSplit, LengthBucketSampler
+from finehub.finetune.collate import EncodedSplit, LengthBucketSampler, shard
 from finehub.finetune.config import RunConfig
+from finehub.finetune.distributed import Dist, from_env, process_group
 from finehub.finetune.export import export_folder, install
 from finehub.finetune.strategies import Strategy
 from finehub.finetune.tasks.base import Task
@@ -118,15 +126,21 @@ class Trainer:
         self.extra_callbacks = list(callbacks)
         self.result: FinetuneResult | None = None
         self._dataset_name = ""
+        self._dist = Dist()
 
     def finetune_and_eval(self, dataset: Dataset) -> FinetuneResult:
+        """Train, evaluate and test; data-parallel when started by ``torchrun`` (module docstring)."""
+        self._dist = from_env()
+        with process_group(self._dist, _pick_device(self.config.device)) as device:
+            return self._finetune_and_eval(dataset, device)
+
+    def _finetune_and_eval(self, dataset: Dataset, device: torch.device) -> FinetuneResult:
         import torch
 
-        cfg, task, run = self.config, self.task, self.run_dir
+        cfg, task, run, dist = self.config, self.task, self.run_dir, self._dist
         started = time.perf_counter()
 
         # --- setup: device, precision, threads, data (tokenised once) -------------------------
-        device = _pick_device(cfg.device)
         autocast, precision = _autocast(device, cfg.precision)
         task.bind(dataset)
         self._dataset_name = dataset.name
@@ -137,8 +151,9 @@ class Trainer:
         steps_per_epoch = len(sampler)
         total_steps = min(cfg.num_epochs * steps_per_epoch, cfg.max_steps or 1 << 62)
         eval_batch_size = cfg.eval_batch_size or 2 * cfg.batch_size
-        run.mkdir(parents=True, exist_ok=True)
-        _remove_leftovers(run)
+        if dist.is_main:
+            run.mkdir(parents=True, exist_ok=True)
+            _remove_leftovers(run)
 
         # --- init: pretrained encoder + new head, then optimizer; or resume -------------------
         model = task.model.to(device).train()
@@ -160,6 +175,7 @@ class Trainer:
                 "precision": precision,
                 "threads": cfg.num_threads or torch.get_num_threads(),
                 "steps per epoch": steps_per_epoch,
+                **({"processes": dist.world_size} if dist.enabled else {}),
             },
         )
         identity = {
@@ -170,9 +186,9 @@ class Trainer:
             "seed": cfg.seed,
         }
         pending = (0.0, 0)  # loss sum and steps since the last training log, so logs survive a resume
-        ckpt_file = latest_checkpoint(run / CHECKPOINTS)
+        ckpt_file = dist.broadcast(latest_checkpoint(run / CHECKPOINTS) if dist.is_main else None)
         if ckpt_file is None:
-            seed_everything(cfg.seed)
+            seed_everything(cfg.seed + dist.rank)  # rank 0 draws as a single process would
         else:
             ckpt = load_checkpoint(ckpt_file)
             _check_same_run(ckpt, ckpt_file, identity)
@@ -185,21 +201,28 @@ class Trainer:
                     f"does not fit this task's model or strategy ({e}). "
                     "Use a new checkpoint_dir for a different setup.",
                 ) from e
-            set_rng_state(ckpt["rng"])
+            ranks = ckpt.get("rng_ranks")  # every rank's RNG, when saved by as many processes
+            set_rng_state(ranks[dist.rank] if ranks and len(ranks) == dist.world_size else ckpt["rng"])
             saved = {k: v for k, v in ckpt["trainer"].items() if k in TrainerState.__dataclass_fields__}
             state = replace(state, **saved, resumed_from=saved["step"], checkpoint=ckpt_file)
             pending = ckpt["trainer"]["pending_log"]
             log.info("Resuming %s from step %d (%s)", run, state.step, ckpt_file)
 
         control = TrainerControl()
-        callbacks = self._callbacks()
+        callbacks = self._callbacks() if dist.is_main else []
 
         def fire(event: str) -> None:
             for cb in callbacks:
                 getattr(cb, event)(state, control)
+            if dist.enabled and event in ("on_step_end", "on_evaluate"):  # rank 0's decisions
+                control.stop, control.save, control.evaluate = dist.broadcast(
+                    (control.stop, control.save, control.evaluate)
+                )
 
         def save(finished: bool) -> Path:
             path = checkpoint_path(run / CHECKPOINTS, state.step)
+            rngs = dist.gather(rng_state())
+            pending_loss = dist.sum(loss_sum).item()
             trainer_state = {
                 **identity,
                 "step": state.step,
@@ -219,19 +242,21 @@ class Trainer:
                 "stopped_early": state.stopped_early,
                 "train_seconds": state.train_seconds,
                 "samples_seen": state.samples_seen,
-                "pending_log": (loss_sum.item(), log_steps),
+                "pending_log": (pending_loss, log_steps),
             }
-            save_checkpoint(
-                path,
-                {
-                    "model": model.state_dict(),
-                    "optimization": opt.state_dict(),
-                    "rng": rng_state(),
-                    "trainer": trainer_state,
-                    "config": cfg.to_dict(),
-                },
-            )
-            prune_checkpoints(run / CHECKPOINTS, cfg.keep_checkpoints)
+            if dist.is_main:
+                save_checkpoint(
+                    path,
+                    {
+                        "model": model.state_dict(),
+                        "optimization": opt.state_dict(),
+                        "rng": rngs[0],
+                        **({"rng_ranks": rngs} if dist.enabled else {}),
+                        "trainer": trainer_state,
+                        "config": cfg.to_dict(),
+                    },
+                )
+                prune_checkpoints(run / CHECKPOINTS, cfg.keep_checkpoints)
             return path
 
         # --- the loop ---------------------------------------------------------------------------
@@ -240,22 +265,33 @@ class Trainer:
             torch.set_num_threads(cfg.num_threads)  # for this run only
         try:
             fire("on_train_begin")
-            loss_sum, log_steps = torch.tensor(pending[0], device=device), pending[1]
-            log_samples, log_seconds = 0, 0.0
+            # a resumed log's loss sum lives on rank 0; each rank adds its share of every step
+            loss_sum = torch.tensor(pending[0] if dist.is_main else 0.0, device=device)
+            log_steps, log_samples, log_seconds = pending[1], 0, 0.0
+            net, trainable = model, None  # net: the model as trained (DDP-wrapped on several ranks)
             while state.step < total_steps and not state.finished:
                 epoch, position = divmod(state.step, steps_per_epoch)
                 opt.on_epoch_start(epoch)
+                if dist.enabled and trainable != (now := tuple(p.requires_grad for p in model.parameters())):
+                    net = model  # drop the old wrapper: DDP syncs only what trains when it is made
+                    net, trainable = _data_parallel(model, device), now
                 for indices in sampler.iter_from(epoch, position):
                     t0 = time.perf_counter()
+                    if dist.enabled:
+                        local = shard(indices, dist.rank, dist.world_size)
+                        share = len(local) / len(indices)
+                        local = (
+                            local if len(local) else indices[:1]
+                        )  # a rank with no examples joins at weight 0
+                    else:
+                        local, share = indices, 1.0
                     batch = {
-                        k: v.to(device, non_blocking=True) for k, v in task.collate(train, indices).items()
+                        k: v.to(device, non_blocking=True) for k, v in task.collate(train, local).items()
                     }
                     labels = batch.pop("labels")
                     with autocast():
-                        loss = task.loss(model(**batch), labels)
-                    if opt.penalty is not None:
-                        loss = loss + opt.penalty()
-                    loss.backward()
+                        loss = task.loss(net(**batch), labels)
+                    loss = _backward(loss, share, opt.penalty, dist.world_size)
                     if opt.max_grad_norm is not None:
                         torch.nn.utils.clip_grad_norm_(model.parameters(), opt.max_grad_norm, foreach=True)
                     opt.optimizer.step()
@@ -280,7 +316,7 @@ class Trainer:
                     if logged:
                         state = replace(
                             state,
-                            loss=loss_sum.item() / log_steps,
+                            loss=dist.sum(loss_sum).item() / log_steps,
                             lr=opt.lr,
                             samples_per_s=log_samples / max(log_seconds, 1e-9),
                         )
@@ -293,7 +329,7 @@ class Trainer:
 
                     if control.evaluate and dev is not None:
                         metrics = evaluate(
-                            task, dev, batch_size=eval_batch_size, device=device, autocast=autocast
+                            task, dev, batch_size=eval_batch_size, device=device, autocast=autocast, dist=dist
                         )
                         state = self._record_eval(state, metrics)
                         fire("on_evaluate")
@@ -312,9 +348,12 @@ class Trainer:
                         break
 
             # --- test: the best model on held-out data ----------------------------------------
+            dist.barrier()  # rank 0 has written best_model/
             task.load_weights(run / BEST_MODEL)
             if test is not None:
-                metrics = evaluate(task, test, batch_size=eval_batch_size, device=device, autocast=autocast)
+                metrics = evaluate(
+                    task, test, batch_size=eval_batch_size, device=device, autocast=autocast, dist=dist
+                )
                 state = replace(state, test_metrics=metrics)
             fire("on_train_end")
         finally:
@@ -360,8 +399,11 @@ class Trainer:
     ) -> Path:
         """Write the task's current weights (the best ones after ``finetune_and_eval``) as module
         folder ``<output_dir>/<name>-<version>`` (default output_dir: ``<run>/export``), install it
-        so ``finehub.Module(name)`` loads it, and return the installed folder (or the written one)."""
+        so ``finehub.Module(name)`` loads it, and return the installed folder (or the written one).
+        After a data-parallel run only rank 0 writes; the other ranks return the folder's path."""
         folder = Path(output_dir or self.run_dir / "export") / f"{name}-{version}"
+        if not self._dist.is_main:
+            return folder
         export_folder(self.task, folder, name=name, version=version, provenance=self._provenance())
         log.info("Exported %s==%s to %s", name, version, folder)
         return install(folder) if install_module else folder
@@ -399,6 +441,8 @@ class Trainer:
         return state
 
     def _save_best(self, state: TrainerState) -> None:
+        if not self._dist.is_main:
+            return
         name = re.sub(r"[^A-Za-z0-9._-]+", "-", self.run_dir.resolve().name).strip("-.") or "model"
         export_folder(self.task, self.run_dir / BEST_MODEL, name=name, provenance=self._provenance(state))
 
@@ -416,31 +460,78 @@ class Trainer:
 
 
 def evaluate(
-    task: Task, split: EncodedSplit, *, batch_size: int, device: torch.device, autocast: Callable[[], Any]
+    task: Task,
+    split: EncodedSplit,
+    *,
+    batch_size: int,
+    device: torch.device,
+    autocast: Callable[[], Any],
+    dist: Dist | None = None,
 ) -> dict[str, Any]:
-    """Mean loss and the task's metrics over ``split``; the model's train/eval mode is restored."""
+    """Mean loss and the task's metrics over ``split``; the model's train/eval mode is restored.
+
+    With several ranks each runs every ``world_size``-th batch and all gather the results in
+    batch order, so every rank gets the metrics one process computes, bit for bit."""
     import numpy as np
     import torch
 
+    dist = dist or Dist()
     model = task.model
     was_training = model.training
     model.eval()
-    outputs, order, loss_sum = [], [], torch.zeros((), device=device)
+    batches = LengthBucketSampler(split.lengths, batch_size, shuffle=False).epoch_batches(0)
+    results = []  # (outputs, loss * batch size) of each batch this rank runs
     try:
         with torch.inference_mode():
-            for indices in LengthBucketSampler(split.lengths, batch_size, shuffle=False).epoch_batches(0):
+            for indices in batches[dist.rank :: dist.world_size]:
                 batch = {k: v.to(device, non_blocking=True) for k, v in task.collate(split, indices).items()}
                 labels = batch.pop("labels")
                 with autocast():
                     out = model(**batch).float()
-                loss_sum += task.loss(out, labels) * len(indices)
-                outputs.append(out.cpu())
-                order.append(indices)
+                results.append((out.cpu(), task.loss(out, labels) * len(indices)))
     finally:
         model.train(was_training)
-    restore = np.argsort(np.concatenate(order))
-    all_outputs = torch.cat(outputs)[torch.from_numpy(restore)]
+    if dist.enabled:
+        ranks = dist.gather([(out, loss.cpu()) for out, loss in results])
+        results = [ranks[i % dist.world_size][i // dist.world_size] for i in range(len(batches))]
+    loss_sum = torch.zeros((), device=results[0][1].device)
+    for _, loss in results:
+        loss_sum += loss
+    restore = np.argsort(np.concatenate(batches))
+    all_outputs = torch.cat([out for out, _ in results])[torch.from_numpy(restore)]
     return {"loss": loss_sum.item() / len(split), **task.compute_metrics(all_outputs, split.labels)}
+
+
+def _backward(
+    loss: torch.Tensor, share: float, penalty: Callable[[], torch.Tensor] | None, world_size: int
+) -> torch.Tensor:
+    """Backpropagate one step's loss and return it (regulariser included) for logging.
+
+    On ``world_size`` ranks ``loss`` is the mean over this rank's ``share`` of the batch: scaled
+    by ``share * world_size``, DDP's gradient average becomes the gradient of the whole batch's
+    mean, and the logged values of all ranks sum to the batch's loss. The regulariser is the same
+    on every rank, so its gradient is added after DDP's synchronisation, unscaled."""
+    if world_size == 1:
+        if penalty is not None:
+            loss = loss + penalty()
+        loss.backward()
+        return loss
+    loss = loss * share
+    (loss * world_size).backward()
+    if penalty is not None:
+        reg = penalty()
+        reg.backward()
+        loss = loss + reg.detach() / world_size
+    return loss
+
+
+def _data_parallel(model: torch.nn.Module, device: torch.device) -> torch.nn.Module:
+    """``model`` wrapped for gradient synchronisation; parameters a forward pass leaves unused
+    (a pooler the head ignores, frozen layers) are allowed."""
+    from torch.nn.parallel import DistributedDataParallel
+
+    ids = [device] if device.type == "cuda" else None
+    return DistributedDataParallel(model, device_ids=ids, find_unused_parameters=True)
 
 
 def _pick_device(device: str) -> torch.device:
