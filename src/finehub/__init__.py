@@ -36,6 +36,9 @@ _LAZY: dict[str, str] = {
     "TextMatchingTask": "finehub.finetune.tasks.text_matching:TextMatchingTask",
     "ImageClassificationTask": "finehub.finetune.tasks.image_classification:ImageClassificationTask",
     "ImageClassifierTask": "finehub.finetune.tasks.image_classification:ImageClassifierTask",
+    "export_onnx": "finehub.finetune.onnx_export:export_onnx",
+    "Augmentation": "finehub.data.augment:Augmentation",
+    "image_folder": "finehub.data.image_datasets:image_folder",
     # PaddleHub's strategy names
     "AdamWeightDecayStrategy": "finehub.finetune.strategies:AdamWeightDecay",
     "L2SPFinetuneStrategy": "finehub.finetune.strategies:L2SP",

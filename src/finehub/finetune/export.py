@@ -58,7 +58,7 @@ def export_folder(
         write_manifest(tmp, info)
         for path in (tmp, *tmp.rglob("*")):  # temp files are private; an exported module is not
             path.chmod(0o755 if path.is_dir() else 0o644)
-        _swap_into_place(tmp, folder)
+        swap_into_place(tmp, folder)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
@@ -73,7 +73,7 @@ def install(folder: Path) -> Path:
     return install_folder(folder, force=True).path
 
 
-def _swap_into_place(tmp: Path, folder: Path) -> None:
+def swap_into_place(tmp: Path, folder: Path) -> None:
     """Rename ``tmp`` to ``folder``; an existing ``folder`` is moved aside first, then deleted."""
     old = None
     if folder.exists():

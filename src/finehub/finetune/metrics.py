@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     import numpy as np
 
 CLASSIFICATION_METRICS = ("accuracy", "macro_f1", "precision", "recall")
-LOWER_IS_BETTER = frozenset({"loss"})
+LOWER_IS_BETTER = frozenset({"loss", "rmse"})
 
 
 def higher_is_better(name: str) -> bool:

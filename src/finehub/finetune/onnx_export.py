@@ -394,11 +394,11 @@ def export_onnx(
         quantization = None
         if quantize == "int8":
             quantization = _quantize(module, folder, graph, tmp, inputs, examples, label_names, opset=opset)
-        from finehub.finetune.export import _swap_into_place
+        from finehub.finetune.export import swap_into_place
 
         for path in (tmp, *tmp.iterdir()):  # mkdtemp's folder is private; an exported module is not
             path.chmod(0o755 if path.is_dir() else 0o644)
-        _swap_into_place(tmp, output)
+        swap_into_place(tmp, output)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)

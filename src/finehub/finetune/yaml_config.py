@@ -32,10 +32,20 @@ if TYPE_CHECKING:
     from finehub.finetune.trainer import FinetuneResult, Trainer
 
 SECTIONS = ("dataset", "module", "task", "strategy", "config", "export")
-TASK_TYPES = {
-    "text-classification": "TextClassificationTask",
-    "TextClassificationTask": "TextClassificationTask",
-    "TextClassifierTask": "TextClassificationTask",
+TASK_TYPES = {  # YAML task.type -> "module:class" in finehub.finetune.tasks (PaddleHub names too)
+    "text-classification": "text_classification:TextClassificationTask",
+    "TextClassificationTask": "text_classification:TextClassificationTask",
+    "TextClassifierTask": "text_classification:TextClassificationTask",
+    "multilabel-classification": "multilabel:MultiLabelClassificationTask",
+    "MultiLabelClassifierTask": "multilabel:MultiLabelClassificationTask",
+    "regression": "regression:RegressionTask",
+    "RegressionTask": "regression:RegressionTask",
+    "sequence-labeling": "sequence_labeling:SequenceLabelingTask",
+    "SequenceLabelTask": "sequence_labeling:SequenceLabelingTask",
+    "text-matching": "text_matching:TextMatchingTask",
+    "TextMatchingTask": "text_matching:TextMatchingTask",
+    "image-classification": "image_classification:ImageClassificationTask",
+    "ImageClassifierTask": "image_classification:ImageClassificationTask",
 }
 
 
@@ -142,15 +152,18 @@ def _module(cfg: Any) -> Any:
 
 
 def _task(cfg: Mapping[str, Any], module: Any, dataset: Dataset) -> Task:
-    import finehub.finetune.tasks as tasks
+    import importlib
 
     args = dict(cfg)
     kind = args.pop("type", "text-classification")
+    file, _, name = TASK_TYPES[kind].partition(":")
+    cls = getattr(importlib.import_module(f"finehub.finetune.tasks.{file}"), name)
     if args.pop("extend_vocab", False):
         args["extend_vocab_from"] = dataset.train
-    args.setdefault("num_classes", dataset.num_classes)
-    args.setdefault("label_names", dataset.label_names)
-    cls = getattr(tasks, TASK_TYPES[kind])
+    accepted = inspect.signature(cls).parameters
+    for key, value in (("num_classes", dataset.num_classes), ("label_names", dataset.label_names)):
+        if key in accepted:  # regression takes neither
+            args.setdefault(key, value)
     return _construct(
         "task",
         cls,

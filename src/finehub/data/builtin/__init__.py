@@ -1,3 +1,11 @@
 """Built-in datasets, one module each; importing this package registers them."""
 
-from finehub.data.builtin import bbc_news, chinese_reviews, chnsenticorp  # noqa: F401
+from finehub.data.builtin import (  # noqa: F401
+    bbc_news,
+    bbc_news_tasks,
+    chinese_reviews,
+    chnsenticorp,
+    digits,
+    lfw_faces,
+    peoples_daily_ner,
+)

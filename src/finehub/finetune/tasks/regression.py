@@ -18,7 +18,6 @@ if TYPE_CHECKING:
     from finehub.data.dataset import Dataset, TextExample
 
 REGRESSION_METRICS = ("pearson", "spearman", "rmse")
-LOWER_IS_BETTER = frozenset({"rmse", "loss"})
 
 
 class RegressionTask(TextTask):
@@ -69,10 +68,6 @@ class RegressionTask(TextTask):
             f"RegressionTask(max_seq_len={self.max_seq_len}, pooling={self.pooling!r}, "
             f"label mean={float(self.model.shift):.4g}, std={float(self.model.scale):.4g})"
         )
-
-    @property
-    def greater_is_better(self) -> bool:
-        return self.main_metric not in LOWER_IS_BETTER
 
     def bind(self, dataset: Dataset) -> None:
         """Adopt the train split's label mean and standard deviation as the output scale."""
