@@ -63,49 +63,74 @@ def predict_proba(
     max_seq_len: int,
     batch_size: int = 32,
 ) -> np.ndarray:
-    """Class probabilities, shape (len(texts), num_classes). Texts run longest first, each batch
-    padded to its own longest text; the network's train/eval mode is restored afterwards."""
+    """Class probabilities, shape (len(texts), num_classes)."""
     import numpy as np
+
+    batches = text_batches(tokenizer, texts, max_seq_len=max_seq_len, batch_size=batch_size)
+    return softmax(np.stack(run_batches(net, batches, len(texts))))
+
+
+def run_batches(
+    net: torch.nn.Module, batches: Sequence[tuple[list[int], dict[str, torch.Tensor]]], n: int
+) -> list[Any]:
+    """Per input, the network's output row (numpy), running ``(indices, inputs)`` batches in
+    inference mode; the network's train/eval mode is restored afterwards."""
     import torch
 
     device = next(net.parameters()).device
-    order = sorted(
-        range(len(texts)),
-        key=lambda i: -len(texts[i]) if isinstance(texts[i], str) else -len("".join(texts[i])),
-    )
-    probs: list[np.ndarray] = [None] * len(texts)  # type: ignore[list-item]
+    rows: list[Any] = [None] * n
     was_training = net.training
     net.eval()
     try:
         with torch.inference_mode():
-            for start in range(0, len(order), batch_size):
-                idx = order[start : start + batch_size]
-                batch = [texts[i] for i in idx]
-                if any(isinstance(t, tuple) for t in batch):
-                    pairs = [t if isinstance(t, tuple) else (t, "") for t in batch]
-                    enc = tokenizer(
-                        [a for a, _ in pairs],
-                        [b for _, b in pairs],
-                        truncation="longest_first",
-                        max_length=max_seq_len,
-                        padding=True,
-                        return_tensors="pt",
-                    )
-                else:
-                    enc = tokenizer(
-                        batch, truncation=True, max_length=max_seq_len, padding=True, return_tensors="pt"
-                    )
-                inputs = {
-                    k: v.to(device)
-                    for k, v in enc.items()
-                    if k in ("input_ids", "attention_mask", "token_type_ids")
-                }
-                p = torch.softmax(net(**inputs).float(), dim=-1).cpu().numpy()
-                for row, i in enumerate(idx):
-                    probs[i] = p[row]
+            for idx, inputs in batches:
+                out = net(**{k: v.to(device) for k, v in inputs.items()}).float().cpu().numpy()
+                for r, i in enumerate(idx):
+                    rows[i] = out[r]
     finally:
         net.train(was_training)
-    return np.stack(probs)
+    return rows
+
+
+def text_batches(
+    tokenizer: Any, texts: Sequence[str | tuple[str, str]], *, max_seq_len: int, batch_size: int
+) -> list[tuple[list[int], dict[str, torch.Tensor]]]:
+    """Tokenised batches, longest texts first, each padded to its own longest text."""
+
+    def size(i: int) -> int:
+        t = texts[i]
+        return len(t) if isinstance(t, str) else len(t[0]) + len(t[1])
+
+    order = sorted(range(len(texts)), key=lambda i: -size(i))
+    batches = []
+    for start in range(0, len(order), batch_size):
+        idx = order[start : start + batch_size]
+        batch = [texts[i] for i in idx]
+        if any(isinstance(t, tuple) for t in batch):
+            pairs = [t if isinstance(t, tuple) else (t, "") for t in batch]
+            enc = tokenizer(
+                [a for a, _ in pairs],
+                [b for _, b in pairs],
+                truncation="longest_first",
+                max_length=max_seq_len,
+                padding=True,
+                return_tensors="pt",
+            )
+        else:
+            enc = tokenizer(
+                list(batch), truncation=True, max_length=max_seq_len, padding=True, return_tensors="pt"
+            )
+        batches.append(
+            (idx, {k: v for k, v in enc.items() if k in ("input_ids", "attention_mask", "token_type_ids")})
+        )
+    return batches
+
+
+def softmax(x: np.ndarray) -> np.ndarray:
+    import numpy as np
+
+    e = np.exp(x - x.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
 
 
 def format_predictions(

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from finehub.errors import InvalidManifestError, ModuleInputError
 from finehub.hub.module import ModuleBase, ModuleInfo, moduleinfo, runnable, serving
+from finehub.modules.text_classifier import run_batches, softmax, text_batches
 
 if TYPE_CHECKING:
     import numpy as np
@@ -71,62 +72,6 @@ def check_token_inputs(texts: Any, *, char_level: bool) -> list[list[str]]:
         else:
             raise ModuleInputError(f"texts[{i}]", f"expected a non-empty string or list of tokens, got {t!r}")
     return out
-
-
-def run_batches(
-    net: nn.Module, batches: Sequence[tuple[list[int], dict[str, torch.Tensor]]], n: int
-) -> list[Any]:
-    """Per input, the network's output row (numpy), running ``(indices, inputs)`` batches in
-    inference mode; the network's train/eval mode is restored afterwards."""
-    import torch
-
-    device = next(net.parameters()).device
-    rows: list[Any] = [None] * n
-    was_training = net.training
-    net.eval()
-    try:
-        with torch.inference_mode():
-            for idx, inputs in batches:
-                out = net(**{k: v.to(device) for k, v in inputs.items()}).float().cpu().numpy()
-                for r, i in enumerate(idx):
-                    rows[i] = out[r]
-    finally:
-        net.train(was_training)
-    return rows
-
-
-def text_batches(
-    tokenizer: Any, texts: Sequence[str | tuple[str, str]], *, max_seq_len: int, batch_size: int
-) -> list[tuple[list[int], dict[str, torch.Tensor]]]:
-    """Tokenised batches, longest texts first, each padded to its own longest text."""
-
-    def size(i: int) -> int:
-        t = texts[i]
-        return len(t) if isinstance(t, str) else len(t[0]) + len(t[1])
-
-    order = sorted(range(len(texts)), key=lambda i: -size(i))
-    batches = []
-    for start in range(0, len(order), batch_size):
-        idx = order[start : start + batch_size]
-        batch = [texts[i] for i in idx]
-        if any(isinstance(t, tuple) for t in batch):
-            pairs = [t if isinstance(t, tuple) else (t, "") for t in batch]
-            enc = tokenizer(
-                [a for a, _ in pairs],
-                [b for _, b in pairs],
-                truncation="longest_first",
-                max_length=max_seq_len,
-                padding=True,
-                return_tensors="pt",
-            )
-        else:
-            enc = tokenizer(
-                list(batch), truncation=True, max_length=max_seq_len, padding=True, return_tensors="pt"
-            )
-        batches.append(
-            (idx, {k: v for k, v in enc.items() if k in ("input_ids", "attention_mask", "token_type_ids")})
-        )
-    return batches
 
 
 def tagging_batches(
@@ -218,13 +163,6 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
     import numpy as np
 
     return 1.0 / (1.0 + np.exp(-x))
-
-
-def softmax(x: np.ndarray) -> np.ndarray:
-    import numpy as np
-
-    e = np.exp(x - x.max(axis=-1, keepdims=True))
-    return e / e.sum(axis=-1, keepdims=True)
 
 
 # --- loading an exported folder ------------------------------------------------------------------
