@@ -30,6 +30,7 @@ def finetune(
     from rich.table import Table
 
     from finehub.finetune.callbacks import scalars
+    from finehub.finetune.distributed import from_env
     from finehub.finetune.yaml_config import load_job
 
     overrides: dict[str, object] = {"progress": progress}
@@ -38,6 +39,8 @@ def finetune(
     if max_steps is not None:
         overrides["max_steps"] = max_steps
     _, result, exported = load_job(config, overrides).run()
+    if not from_env().is_main:  # under torchrun, rank 0 reports for all
+        return
 
     table = Table(title=f"fine-tuned: {result.run_dir}")
     table.add_column("metric")

@@ -53,3 +53,7 @@ def _configure_logging() -> None:
     except ConfigError:  # a broken config file is reported by `finehub config`, not at every start
         level = "WARNING"
     logging.basicConfig(level=level.upper(), format="%(levelname)s %(name)s: %(message)s")
+
+
+if __name__ == "__main__":
+    main()
