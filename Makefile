@@ -29,7 +29,7 @@ test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
 
 bench: $(STAMP)
-	$(BIN)/python -m finehub.cli.main bench all
+	$(BIN)/finehub bench all
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks examples

@@ -8,6 +8,7 @@ import sys
 import typer
 
 from finehub.cli import autotune as autotune_cli
+from finehub.cli import bench as bench_cli
 from finehub.cli import export as export_cli
 from finehub.cli import finetune as finetune_cli
 from finehub.cli import modules as modules_cli
@@ -26,6 +27,7 @@ finetune_cli.register(app)
 serve_cli.register(app)
 autotune_cli.register(app)
 export_cli.register(app)
+bench_cli.register(app)
 
 
 def main() -> None:
