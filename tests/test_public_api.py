@@ -20,5 +20,7 @@ def test_import_finehub_and_cli_do_not_import_torch() -> None:
         "heavy = [m for m in ('torch', 'transformers', 'fastapi', 'optuna', 'onnxruntime', 'numpy') if m in sys.modules]; "
         "print(','.join(heavy))"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.strip()
     assert out == ""

@@ -111,7 +111,9 @@ class MissingDependencyError(FinehubError, ImportError):
     def __init__(self, package: str, extra: str | None = None, feature: str = ""):
         self.package, self.extra = package, extra
         hint = f"pip install 'finehub[{extra}]'" if extra else f"pip install {package}"
-        super().__init__(f"{feature or 'This feature'} needs the package {package!r}. Install it with: {hint}")
+        super().__init__(
+            f"{feature or 'This feature'} needs the package {package!r}. Install it with: {hint}"
+        )
 
 
 class ModuleInputError(FinehubError, ValueError):

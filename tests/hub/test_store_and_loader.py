@@ -12,11 +12,11 @@ import time
 from pathlib import Path
 
 import pytest
+from support import make_archive, make_module, write_index
 
 import finehub
 from finehub import errors
 from finehub.hub import loader, store
-from support import make_archive, make_module, write_index
 
 FINEHUB = shutil.which("finehub", path=os.path.dirname(sys.executable)) or "finehub"
 

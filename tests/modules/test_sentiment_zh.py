@@ -17,16 +17,47 @@ FINEHUB = shutil.which("finehub", path=os.path.dirname(sys.executable)) or "fine
 @pytest.mark.slow
 def test_recipe_builds_a_module_that_runs_by_name(tmp_path: Path) -> None:
     env = {**os.environ, "FINEHUB_HOME": str(tmp_path / "home")}
-    recipe = [sys.executable, "-m", "finehub.demo", "--run-dir", str(tmp_path / "run"), "--export-name", "sentiment-zh",
-              "--train-size", "600", "--dev-size", "100", "--test-size", "200", "--minutes", "1.5"]
+    recipe = [
+        sys.executable,
+        "-m",
+        "finehub.demo",
+        "--run-dir",
+        str(tmp_path / "run"),
+        "--export-name",
+        "sentiment-zh",
+        "--train-size",
+        "600",
+        "--dev-size",
+        "100",
+        "--test-size",
+        "200",
+        "--minutes",
+        "1.5",
+    ]
     subprocess.run(recipe, env=env, check=True, capture_output=True, text=True, timeout=900)
 
-    listed = json.loads(subprocess.run([FINEHUB, "list", "--json"], env=env, check=True, capture_output=True,
-                                       text=True).stdout)
+    listed = json.loads(
+        subprocess.run(
+            [FINEHUB, "list", "--json"], env=env, check=True, capture_output=True, text=True
+        ).stdout
+    )
     assert any(row["name"] == "sentiment-zh" and "local" in row["versions"] for row in listed)
 
-    out = subprocess.run([FINEHUB, "run", "sentiment-zh", "--input-text", "房间很干净，服务也好", "--input-text",
-                          "再也不会来了"], env=env, check=True, capture_output=True, text=True).stdout
+    out = subprocess.run(
+        [
+            FINEHUB,
+            "run",
+            "sentiment-zh",
+            "--input-text",
+            "房间很干净，服务也好",
+            "--input-text",
+            "再也不会来了",
+        ],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
     preds = json.loads(out)
     assert len(preds) == 2
     for pred in preds:

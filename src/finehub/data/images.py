@@ -50,7 +50,9 @@ def load_image(item: Any, *, field: str = "image") -> Image.Image:
         np = None
     if np is not None and isinstance(item, np.ndarray):
         return _from_array(item, field)
-    raise ModuleInputError(field, f"expected a path, PIL image, numpy array, bytes or base64 string, got {type(item).__name__}")
+    raise ModuleInputError(
+        field, f"expected a path, PIL image, numpy array, bytes or base64 string, got {type(item).__name__}"
+    )
 
 
 def load_images(items: ImageLike | Sequence[ImageLike], *, field: str = "images") -> list[Image.Image]:

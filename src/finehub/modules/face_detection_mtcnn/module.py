@@ -84,8 +84,11 @@ class FaceDetectionMTCNN(ModuleBase):
             stem = Path(asset.path).stem
             tensors = load_state_dict(
                 convert_pinned_pickle(
-                    package_asset_path(asset, module=self.info.name, install=self.info.config["weights_install"]),
-                    asset.sha256, key=f"{self.info.name}/{self.info.version}"
+                    package_asset_path(
+                        asset, module=self.info.name, install=self.info.config["weights_install"]
+                    ),
+                    asset.sha256,
+                    key=f"{self.info.name}/{self.info.version}",
                 )
             )
             getattr(self.net, stem).load_state_dict(tensors, strict=True)

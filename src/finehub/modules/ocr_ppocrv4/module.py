@@ -42,7 +42,6 @@ _ASSETS = (
 MAX_ASPECT_RATIO = 200  # wider (or taller) images are strips no resize can make readable
 
 
-
 @moduleinfo(
     name="ocr-ppocrv4",
     version="1.0.0",
