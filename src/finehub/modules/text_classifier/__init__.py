@@ -13,7 +13,7 @@ Loading needs transformers and torch but no training code.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -170,19 +170,28 @@ def read_manifest(folder: Path) -> ModuleInfo:
 
 def load_network(folder: Path, info: ModuleInfo) -> tuple[TextClassifierNet, Any]:
     """The network with its fine-tuned weights, and its tokenizer, rebuilt from an exported folder."""
+    from finehub.modules.text_classifier.network import TextClassifierNet
+
+    def build(encoder: Any, cfg: dict[str, Any]) -> TextClassifierNet:
+        return TextClassifierNet(
+            encoder, cfg["hidden_size"], cfg["num_classes"], pooling=cfg["pooling"], dropout=0.0
+        )
+
+    return load_text_network(folder, info, build)
+
+
+def load_text_network(
+    folder: Path, info: ModuleInfo, build: Callable[[torch.nn.Module, dict[str, Any]], torch.nn.Module]
+) -> tuple[torch.nn.Module, Any]:
+    """``build(encoder, config)`` with the folder's weights loaded, and the folder's tokenizer."""
     from transformers import AutoConfig, AutoModel, AutoTokenizer
 
     from finehub.hub.weights import load_state_dict
-    from finehub.modules.text_classifier.network import TextClassifierNet
 
-    cfg = info.config
     encoder = AutoModel.from_config(AutoConfig.from_pretrained(folder))
-    net = TextClassifierNet(
-        encoder, cfg["hidden_size"], cfg["num_classes"], pooling=cfg["pooling"], dropout=0.0
-    )
+    net = build(encoder, dict(info.config))
     missing, unexpected = net.load_state_dict(load_state_dict(folder / WEIGHTS), strict=False)
-    # an encoder saved without its (unused) pooler layer is fine; any other mismatch is not
-    missing = [k for k in missing if not k.startswith("encoder.pooler.")]
+    missing = [k for k in missing if not k.startswith("encoder.pooler.")]  # an unused pooler may be left out
     if missing or unexpected:
         raise InvalidManifestError(
             str(folder / WEIGHTS),

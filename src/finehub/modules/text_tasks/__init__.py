@@ -13,13 +13,13 @@ task and its exported module answer identically.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from finehub.errors import InvalidManifestError, ModuleInputError
-from finehub.hub.module import ModuleBase, ModuleInfo, moduleinfo, runnable, serving
-from finehub.modules.text_classifier import run_batches, softmax, text_batches
+from finehub.hub.module import ModuleBase, moduleinfo, runnable, serving
+from finehub.modules.text_classifier import load_text_network, run_batches, softmax, text_batches
 
 if TYPE_CHECKING:
     import numpy as np
@@ -166,31 +166,6 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
 
 
 # --- loading an exported folder ------------------------------------------------------------------
-
-
-def load_text_network(
-    folder: Path, info: ModuleInfo, build: Callable[[nn.Module, dict[str, Any]], nn.Module]
-) -> tuple[nn.Module, Any]:
-    """``build(encoder, config)`` with the folder's weights loaded, and the folder's tokenizer."""
-    from transformers import AutoConfig, AutoModel, AutoTokenizer
-
-    from finehub.hub.weights import load_state_dict
-
-    encoder = AutoModel.from_config(AutoConfig.from_pretrained(folder))
-    net = build(encoder, dict(info.config))
-    missing, unexpected = net.load_state_dict(load_state_dict(folder / WEIGHTS), strict=False)
-    missing = [k for k in missing if not k.startswith("encoder.pooler.")]  # an unused pooler may be left out
-    if missing or unexpected:
-        raise InvalidManifestError(
-            str(folder / WEIGHTS),
-            f"weights do not match the network (missing {missing[:5]}, unexpected {unexpected[:5]})",
-        )
-    tokenizer = AutoTokenizer.from_pretrained(folder)
-    if len(tokenizer) > encoder.get_input_embeddings().weight.shape[0]:
-        raise InvalidManifestError(
-            str(folder), "the tokenizer has more tokens than the encoder has embeddings"
-        )
-    return net.eval(), tokenizer
 
 
 class FinetunedTextModule(ModuleBase):
