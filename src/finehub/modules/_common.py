@@ -11,10 +11,10 @@ from __future__ import annotations
 import functools
 import importlib.util
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from finehub._utils.hashing import verify_sha256
-from finehub.errors import AssetPackageMissingError, ConfigError
+from finehub.errors import AssetPackageMissingError, ConfigError, ModuleInputError
 
 if TYPE_CHECKING:
     import torch
@@ -33,6 +33,13 @@ def package_asset_path(asset: Asset, *, module: str, install: str) -> Path:
     if not path.is_file():
         raise AssetPackageMissingError(module, f"{package} (file {inner})", f"{install} --force-reinstall")
     return path
+
+
+def check_batch_size(batch_size: Any) -> int:
+    """``batch_size`` when it is a positive integer (bools refused), else ModuleInputError."""
+    if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
+        raise ModuleInputError("batch_size", f"must be a positive integer, got {batch_size!r}")
+    return batch_size
 
 
 @functools.cache

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from finehub.data.images import ImageLike, load_images
 from finehub.errors import DataFormatError, MissingDependencyError, ModuleInputError
 from finehub.hub.module import ModuleBase, runnable, serving
-from finehub.modules._common import package_asset_path, pick_device, verify_once
+from finehub.modules._common import check_batch_size, package_asset_path, pick_device, verify_once
 
 if TYPE_CHECKING:
     import numpy as np
@@ -128,8 +128,7 @@ class ImageNetClassifier(ModuleBase):
         fn: Callable[[torch.Tensor], torch.Tensor],
         batch_size: int,
     ) -> torch.Tensor:
-        if not isinstance(batch_size, int) or batch_size < 1:
-            raise ModuleInputError("batch_size", f"must be a positive integer, got {batch_size!r}")
+        check_batch_size(batch_size)
         import torch
 
         pil = load_images(images)

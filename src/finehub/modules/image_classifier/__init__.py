@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from finehub.data.images import ImageLike, load_images
-from finehub.errors import InvalidManifestError, ModuleInputError
+from finehub.errors import InvalidManifestError
 from finehub.hub.module import ModuleBase, moduleinfo, runnable, serving
+from finehub.modules._common import check_batch_size
 
 if TYPE_CHECKING:
     import numpy as np
@@ -57,8 +58,7 @@ def predict_logits(net: nn.Module, transform: Any, images: Sequence[Any], batch_
     import numpy as np
     import torch
 
-    if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
-        raise ModuleInputError("batch_size", f"must be a positive integer, got {batch_size!r}")
+    check_batch_size(batch_size)
     device = next(net.parameters()).device
     was_training = net.training
     net.eval()

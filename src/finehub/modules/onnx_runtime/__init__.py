@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from finehub._utils.lazy import require
 from finehub.errors import InvalidManifestError, ModuleInputError
 from finehub.hub.module import ModuleBase, moduleinfo, runnable, serving
+from finehub.modules._common import check_batch_size
 
 if TYPE_CHECKING:
     import numpy as np
@@ -110,8 +111,7 @@ class OnnxModule(ModuleBase):
     ) -> list[Any]:
         """Results for ``inputs`` as the original module gives them; ``top_k`` applies to
         classifiers (single-label, text or image), ``threshold`` to multi-label models."""
-        if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
-            raise ModuleInputError("batch_size", f"must be a positive integer, got {batch_size!r}")
+        check_batch_size(batch_size)
         options = {k: v for k, v in (("top_k", top_k), ("threshold", threshold)) if v is not None}
         allowed = {
             "text-classification": {"top_k"},

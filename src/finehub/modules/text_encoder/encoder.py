@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from finehub.errors import ConfigError, DataFormatError, ModuleInputError
 from finehub.hub.module import ModuleBase, moduleinfo, runnable, serving
-from finehub.modules._common import pick_device
+from finehub.modules._common import check_batch_size, pick_device
 
 if TYPE_CHECKING:
     import numpy as np
@@ -114,8 +114,7 @@ class TextEncoder(ModuleBase):
         seq_len = self._checked_seq_len(
             self.max_seq_len if max_seq_len is None else max_seq_len, field="max_seq_len"
         )
-        if not isinstance(batch_size, int) or batch_size < 1:
-            raise ModuleInputError("batch_size", f"must be a positive integer, got {batch_size!r}")
+        check_batch_size(batch_size)
         order = sorted(range(len(items)), key=lambda i: -len(items[i]))  # similar lengths share a batch
         out = np.empty((len(items), self.dim), dtype=np.float32)
         with torch.inference_mode():

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from finehub.errors import InvalidManifestError, ModuleInputError
 from finehub.hub.module import ModuleBase, moduleinfo, runnable, serving
+from finehub.modules._common import check_batch_size
 from finehub.modules.text_classifier import load_text_network, run_batches, softmax, text_batches
 
 if TYPE_CHECKING:
@@ -214,12 +215,6 @@ class FinetunedTextModule(ModuleBase):
         )
 
 
-def _check_batch_size(batch_size: Any) -> int:
-    if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
-        raise ModuleInputError("batch_size", f"must be a positive integer, got {batch_size!r}")
-    return batch_size
-
-
 @moduleinfo(
     name="multilabel-classifier",
     version="1.0.0",
@@ -257,7 +252,7 @@ class MultiLabelTextClassifier(FinetunedTextModule):
             self.tokenizer,
             items,
             max_seq_len=self.config["max_seq_len"],
-            batch_size=_check_batch_size(batch_size),
+            batch_size=check_batch_size(batch_size),
         )
         probs = sigmoid(np.stack(run_batches(self.net, batches, len(items))))
         return multilabel_results(probs, self.config["label_names"], threshold)
@@ -289,7 +284,7 @@ class TextRegressor(FinetunedTextModule):
             self.tokenizer,
             items,
             max_seq_len=self.config["max_seq_len"],
-            batch_size=_check_batch_size(batch_size),
+            batch_size=check_batch_size(batch_size),
         )
         return [{"value": float(v)} for v in run_batches(self.net, batches, len(items))]
 
@@ -323,7 +318,7 @@ class SequenceLabeler(FinetunedTextModule):
             self.tokenizer,
             tokens,
             max_seq_len=self.config["max_seq_len"],
-            batch_size=_check_batch_size(batch_size),
+            batch_size=check_batch_size(batch_size),
         )
         return tagging_results(tokens, ids, self.config["tag_names"])
 
@@ -380,7 +375,7 @@ class TextMatcher(FinetunedTextModule):
             self.tokenizer,
             items,
             max_seq_len=self.config["max_seq_len"],
-            batch_size=_check_batch_size(batch_size),
+            batch_size=check_batch_size(batch_size),
         )
         return match_results(run_batches(self.net, batches, len(items)), self.config)
 
