@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from finehub.errors import ConfigError, DataFormatError, ModuleInputError
+from finehub.modules._common import bf16_supported
 from finehub.modules.minilm_l6 import MiniLML6
 from finehub.modules.text_encoder import TextEncoder
 from finehub.nn.backbone import TextBackbone
@@ -28,7 +29,8 @@ SENTENCES = [
 
 @pytest.fixture(scope="module")
 def minilm() -> MiniLML6:
-    return MiniLML6(device="cpu")
+    """fp32, so batching and truncation can be checked to 1e-5 (bf16 rounding depends on padding)."""
+    return MiniLML6(device="cpu", precision="fp32")
 
 
 def test_embeddings_are_384_d_unit_float32(minilm: MiniLML6) -> None:
@@ -140,6 +142,28 @@ def test_same_embeddings_as_sentence_transformers(minilm: MiniLML6) -> None:
     assert cosines.min() >= 0.999
 
 
+def test_auto_precision_embeds_in_bf16_where_the_cpu_has_it(minilm: MiniLML6) -> None:
+    fast = MiniLML6(device="cpu")
+    assert fast.precision == ("bf16" if bf16_supported(torch.device("cpu")) else "fp32")
+    assert MiniLML6(device="cpu", precision="bf16").precision == "bf16"
+    with pytest.raises(ConfigError, match="precision"):
+        MiniLML6(device="cpu", precision="fp16")
+
+
+def test_bf16_embeddings_match_fp32(minilm: MiniLML6) -> None:
+    bf16 = MiniLML6(device="cpu", precision="bf16")
+    ours, reference = bf16.embed(SENTENCES), minilm.embed(SENTENCES)
+    assert ours.dtype == np.float32
+    assert np.sum(ours * reference, axis=1).min() >= 0.999
+    np.testing.assert_allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-5)  # normalised in fp32
+    assert bf16.similarity(EATING, BREAD) > bf16.similarity(EATING, SENTENCES[4])
+    # fine-tuning starts from the full-precision weights, not the bf16 copy
+    for (name, a), b in zip(
+        bf16.backbone().model.state_dict().items(), minilm.model.state_dict().values(), strict=True
+    ):
+        assert a.dtype == b.dtype and torch.equal(a, b), name
+
+
 # --- the generic TextEncoder on other folders --------------------------------------------------
 
 
@@ -160,9 +184,9 @@ def test_text_encoder_reads_pooling_from_the_folder(minilm: MiniLML6, tmp_path: 
     folder = _copy_folder(minilm.source_dir, tmp_path / "cls-model", skip=("sentence_bert_config.json",))
     (folder / "1_Pooling").mkdir()
     (folder / "1_Pooling" / "config.json").write_text(json.dumps({"pooling_mode_cls_token": True}))
-    enc = TextEncoder(directory=folder, device="cpu")
+    enc = TextEncoder(directory=folder, device="cpu", precision="fp32")
     assert enc.pooling == "cls" and enc.max_seq_len == 512  # the model's limit
-    assert TextEncoder(directory=folder, pooling="mean", device="cpu").similarity(
+    assert TextEncoder(directory=folder, pooling="mean", device="cpu", precision="fp32").similarity(
         EATING, BREAD
     ) == pytest.approx(minilm.similarity(EATING, BREAD), abs=1e-5)
     assert enc.similarity(EATING, BREAD) != pytest.approx(minilm.similarity(EATING, BREAD), abs=1e-3)
@@ -174,7 +198,7 @@ def test_text_encoder_rejects_a_tokenizer_that_does_not_fit_the_model(
     folder = _copy_folder(minilm.source_dir, tmp_path / "broken", skip=("tokenizer.json", "vocab.txt"))
     (folder / "vocab.txt").write_text("[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\n")
     with pytest.raises(DataFormatError, match="tokenizer has 5 tokens"):
-        TextEncoder(directory=folder, device="cpu")
+        TextEncoder(directory=folder, device="cpu", precision="fp32")
 
 
 def test_text_encoder_needs_a_folder(tmp_path: Path) -> None:

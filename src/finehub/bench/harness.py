@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from finehub._utils.fs import atomic_write_json
 from finehub.errors import ConfigError
+from finehub.modules._common import bf16_supported
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -224,9 +225,7 @@ def machine_info(threads: int | None = None) -> dict[str, Any]:
         "usable_cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
         "torch_threads": threads if threads is not None else torch.get_num_threads(),
         "torch": torch.__version__,
-        "torch_bf16_cpu": bool(
-            torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
-        ),
+        "torch_bf16_cpu": bf16_supported(torch.device("cpu")),
         "python": platform.python_version(),
         "platform": platform.platform(),
         "load_avg_1m": load_average(),

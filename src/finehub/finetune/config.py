@@ -25,6 +25,8 @@ class RunConfig:
     ``early_stopping`` is a patience in evaluations without improvement of the main metric
     (None: off). ``precision="bf16"`` autocasts to bfloat16 where the CPU/GPU supports it and falls
     back to fp32 with a warning elsewhere. ``max_steps`` caps the steps of ``num_epochs`` epochs.
+    ``cpu_kernels`` trains on a CPU with finehub's faster dropout and attention kernels (same
+    maths; see :mod:`finehub.nn.cpu_kernels`); false keeps the model's own.
     """
 
     num_epochs: int = 3
@@ -44,6 +46,7 @@ class RunConfig:
     progress: bool = True
     tensorboard: bool = True
     plots: bool = True
+    cpu_kernels: bool = True
 
     def __post_init__(self) -> None:
         positive = ("num_epochs", "batch_size", "eval_interval", "log_interval", "keep_checkpoints")
@@ -56,7 +59,7 @@ class RunConfig:
             raise ConfigError("seed", f"must be an integer, got {self.seed!r}")
         _choice("precision", self.precision, ("fp32", "bf16"))
         _choice("device", self.device, ("auto", "cpu", "cuda"))
-        for name in ("progress", "tensorboard", "plots"):
+        for name in ("progress", "tensorboard", "plots", "cpu_kernels"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(name, f"must be true or false, got {getattr(self, name)!r}")
         if isinstance(self.checkpoint_dir, os.PathLike):

@@ -65,6 +65,7 @@ from finehub.finetune.distributed import Dist, from_env, process_group
 from finehub.finetune.export import export_folder, install
 from finehub.finetune.strategies import Strategy
 from finehub.finetune.tasks.base import Task
+from finehub.modules._common import bf16_supported, pick_device
 
 if TYPE_CHECKING:
     import torch
@@ -263,6 +264,11 @@ class Trainer:
         threads_before = torch.get_num_threads()
         if cfg.num_threads:
             torch.set_num_threads(cfg.num_threads)  # for this run only
+        kernels = contextlib.ExitStack()
+        if device.type == "cpu" and cfg.cpu_kernels:
+            from finehub.nn.cpu_kernels import cpu_training_kernels
+
+            kernels.enter_context(cpu_training_kernels(model))
         try:
             fire("on_train_begin")
             # a resumed log's loss sum lives on rank 0; each rank adds its share of every step
@@ -357,6 +363,7 @@ class Trainer:
                 state = replace(state, test_metrics=metrics)
             fire("on_train_end")
         finally:
+            kernels.close()
             for cb in callbacks:
                 cb.close()
             torch.set_num_threads(threads_before)
@@ -535,8 +542,6 @@ def _data_parallel(model: torch.nn.Module, device: torch.device) -> torch.nn.Mod
 
 
 def _pick_device(device: str) -> torch.device:
-    from finehub.modules._common import pick_device
-
     return pick_device(None if device == "auto" else device)
 
 
@@ -549,15 +554,6 @@ def _autocast(device: torch.device, precision: str) -> tuple[Callable[[], Any], 
             return (lambda: torch.autocast(device.type, dtype=torch.bfloat16)), "bf16"
         log.warning("This %s has no native bfloat16 support; training in fp32 instead", device.type.upper())
     return contextlib.nullcontext, "fp32"
-
-
-def bf16_supported(device: torch.device) -> bool:
-    """Native bfloat16 matmuls: an Ampere+ GPU, or a CPU with AVX512-BF16/AMX (oneDNN's check)."""
-    import torch
-
-    if device.type == "cuda":
-        return torch.cuda.is_bf16_supported()
-    return torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
 
 
 def _check_same_run(ckpt: dict[str, Any], path: Path, identity: dict[str, Any]) -> None:

@@ -61,3 +61,12 @@ def pick_device(device: str | None) -> torch.device:
     if chosen.type == "cuda" and not torch.cuda.is_available():
         raise ConfigError("device", f"{device!r} was asked for but no CUDA GPU is available; use 'cpu'")
     return chosen
+
+
+def bf16_supported(device: torch.device) -> bool:
+    """Native bfloat16 matmuls: an Ampere+ GPU, or a CPU with AVX512-BF16/AMX (oneDNN's check)."""
+    import torch
+
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    return torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
