@@ -69,7 +69,7 @@ class SlowDown(Callback):
         time.sleep(float(os.environ["FINEHUB_TEST_STEP_DELAY"]))
 
 
-def run_tiny(run_dir: Path, **config: Any):
+def run_tiny(run_dir: Path, callbacks: tuple[Callback, ...] = (), **config: Any):
     """Fine-tune the tiny BERT on the toy data into ``run_dir``; returns (trainer, result)."""
     import finehub.finetune as ft
 
@@ -91,7 +91,7 @@ def run_tiny(run_dir: Path, **config: Any):
         task,
         ft.AdamWeightDecay(learning_rate=3e-3, warmup_proportion=0.1),
         ft.RunConfig(**settings),
-        callbacks=[SlowDown()] if os.environ.get("FINEHUB_TEST_STEP_DELAY") else [],
+        callbacks=[*callbacks, *([SlowDown()] if os.environ.get("FINEHUB_TEST_STEP_DELAY") else [])],
     )
     return trainer, trainer.finetune_and_eval(toy_dataset())
 

@@ -26,7 +26,9 @@ class RunConfig:
     (None: off). ``precision="bf16"`` autocasts to bfloat16 where the CPU/GPU supports it and falls
     back to fp32 with a warning elsewhere. ``max_steps`` caps the steps of ``num_epochs`` epochs.
     ``cpu_kernels`` trains on a CPU with finehub's faster dropout and attention kernels (same
-    maths; see :mod:`finehub.nn.cpu_kernels`); false keeps the model's own.
+    maths; see :mod:`finehub.nn.cpu_kernels`) and, in bf16, with bf16 copies of the transformers
+    encoder and fp32 master weights instead of autocast alone (:mod:`finehub.finetune.bf16_shadow`);
+    false keeps the model's own kernels and autocast.
     """
 
     num_epochs: int = 3

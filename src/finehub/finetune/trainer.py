@@ -264,23 +264,31 @@ class Trainer:
         threads_before = torch.get_num_threads()
         if cfg.num_threads:
             torch.set_num_threads(cfg.num_threads)  # for this run only
+        shadow, train_model = None, model  # train_model: what the forward and backward passes run
         kernels = contextlib.ExitStack()
         if device.type == "cpu" and cfg.cpu_kernels:
+            from finehub.finetune.bf16_shadow import BF16Shadow
             from finehub.nn.cpu_kernels import cpu_training_kernels
 
-            kernels.enter_context(cpu_training_kernels(model))
+            if precision == "bf16" and BF16Shadow.applies_to(model):
+                shadow = BF16Shadow(model)  # built after a resume's load, so it copies those weights
+                train_model = shadow.net
+            kernels.enter_context(cpu_training_kernels(train_model))
         try:
             fire("on_train_begin")
             # a resumed log's loss sum lives on rank 0; each rank adds its share of every step
             loss_sum = torch.tensor(pending[0] if dist.is_main else 0.0, device=device)
             log_steps, log_samples, log_seconds = pending[1], 0, 0.0
-            net, trainable = model, None  # net: the model as trained (DDP-wrapped on several ranks)
+            net, trainable = train_model, None  # net: as trained (DDP-wrapped on several ranks)
             while state.step < total_steps and not state.finished:
                 epoch, position = divmod(state.step, steps_per_epoch)
                 opt.on_epoch_start(epoch)
-                if dist.enabled and trainable != (now := tuple(p.requires_grad for p in model.parameters())):
-                    net = model  # drop the old wrapper: DDP syncs only what trains when it is made
-                    net, trainable = _data_parallel(model, device), now
+                if shadow is not None:
+                    shadow.sync_trainable()
+                now = tuple(p.requires_grad for p in train_model.parameters())
+                if dist.enabled and trainable != now:
+                    net = train_model  # drop the old wrapper: DDP syncs only what trains when it is made
+                    net, trainable = _data_parallel(train_model, device), now
                 for indices in sampler.iter_from(epoch, position):
                     t0 = time.perf_counter()
                     if dist.enabled:
@@ -298,9 +306,13 @@ class Trainer:
                     with autocast():
                         loss = task.loss(net(**batch), labels)
                     loss = _backward(loss, share, opt.penalty, dist.world_size)
+                    if shadow is not None:
+                        shadow.grads_to_masters()
                     if opt.max_grad_norm is not None:
                         torch.nn.utils.clip_grad_norm_(model.parameters(), opt.max_grad_norm, foreach=True)
                     opt.optimizer.step()
+                    if shadow is not None:
+                        shadow.weights_from_masters()
                     opt.scheduler.step()
                     opt.optimizer.zero_grad(set_to_none=True)
                     loss_sum += loss.detach()  # no host sync here; .item() only at log steps

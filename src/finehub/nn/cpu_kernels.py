@@ -35,7 +35,8 @@ def bit_dropout(x: torch.Tensor, p: float) -> torch.Tensor:
     words = -(-x.numel() // 4)  # four 16-bit draws per 64-bit word
     bits = torch.empty(words, dtype=torch.int64, device=x.device).random_(-(1 << 63), None)
     keep = bits.view(torch.int16)[: x.numel()].view(x.shape) >= drop_levels - (1 << 15)
-    return x * keep.to(x.dtype).mul_(_LEVELS / (_LEVELS - drop_levels))  # as torch: scale in x's dtype
+    # as torch does, the scale is applied in x's dtype; uint8 -> float converts ~8× faster than bool
+    return x * keep.view(torch.uint8).to(x.dtype).mul_(_LEVELS / (_LEVELS - drop_levels))
 
 
 class BitDropout(nn.Dropout):
@@ -57,7 +58,7 @@ def matmul_attention(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """transformers' attention-function signature: B×H×T×d query/key/value -> B×T×H×d output."""
     scale = query.size(-1) ** -0.5 if scaling is None else scaling
-    scores = torch.matmul(query, key.transpose(2, 3)) * scale
+    scores = torch.matmul(query * scale, key.transpose(2, 3))  # scaling T×d, not T×T, values
     if attention_mask is not None:  # in the scores' dtype: bf16 probabilities halve dropout's traffic
         scores = scores + attention_mask.to(scores.dtype)
     probs = scores.softmax(dim=-1)
