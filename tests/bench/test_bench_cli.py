@@ -53,3 +53,15 @@ def test_quick_matmul_run_prints_a_table_and_writes_json(app, tmp_path: Path) ->
     assert names == ["fp32 1024²", "bf16 1024²", "fp32 ffn 4096×384×1536", "bf16 ffn 4096×384×1536"]
     assert all(len(c["seconds"]) == 5 and c["rates"]["gflop_per_s"] > 0 for c in data["contenders"])
     assert set(data["machine"]["load_avg_1m"]) == {"before", "after"}
+
+
+@pytest.mark.slow
+def test_quick_classify_run_compares_eager_and_onnx_answers(app, tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["classify", "--quick", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    data = json.loads((tmp_path / "classify.json").read_text())
+    figures = {f["name"]: f["value"] for f in data["figures"]}
+    assert figures["eager fp32: accuracy"] > 80  # 5 balanced topics: chance is 20 %
+    assert figures["ONNX Runtime fp32: answers as eager fp32"] >= 99
+    assert figures["ONNX Runtime int8: answers as eager fp32"] >= 90
+    assert {c["name"] for c in data["contenders"]} >= {"eager fp32", "ONNX Runtime fp32", "ONNX Runtime int8"}

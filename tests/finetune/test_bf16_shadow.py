@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import pytest
 import torch
+from finetune.finetune_support import run_tiny, tiny_backbone
 from safetensors.torch import load_file
 
 import finehub.finetune as ft
 from finehub.finetune.bf16_shadow import BF16Shadow
 from finehub.finetune.callbacks import Callback
 from finehub.modules._common import bf16_supported
-
-from finetune.finetune_support import run_tiny, tiny_backbone
 
 needs_bf16 = pytest.mark.skipif(
     not bf16_supported(torch.device("cpu")), reason="this CPU has no native bf16: runs fall back to fp32"

@@ -4,7 +4,9 @@ Contenders, each doing ``warmup`` then ``steps`` optimizer steps per repetition,
 
 - ``transformers.Trainer`` with its defaults (``use_cpu=True``), and with ``bf16=True``;
 - a plain PyTorch loop (fp32, every batch padded to 128 tokens, AdamW);
-- finehub's Trainer (``precision="fp32"`` and ``"bf16"``);
+- finehub's Trainer (``precision="fp32"`` and ``"bf16"``), and in the full run also bf16 with
+  ``cpu_kernels=False`` (autocast and the model's own dropout and attention) to show what the
+  CPU kernels and the bf16 encoder copy bring;
 - a bf16 matmul of the model's feed-forward shape: the machine's peak in this same run.
 
 Only the ``steps`` after the warm-up are timed (a step clock in each trainer's callbacks), so
@@ -39,6 +41,7 @@ PEAK_SHAPE = "ffn 4096×384×1536"
 
 HF_DEFAULT, HF_BF16, PLAIN = "transformers Trainer", "transformers Trainer bf16", "plain PyTorch fp32"
 FH_FP32, FH_BF16, PEAK = "finehub Trainer fp32", "finehub Trainer bf16", "bf16 matmul peak"
+FH_BF16_PLAIN = "finehub Trainer bf16, cpu_kernels=False"
 
 
 @dataclass(frozen=True)
@@ -50,7 +53,12 @@ class Plan:
 
 
 QUICK = Plan(repeats=3, warmup=1, steps=2, contenders=(HF_DEFAULT, FH_FP32, FH_BF16, PEAK))
-FULL = Plan(repeats=5, warmup=1, steps=6, contenders=(HF_DEFAULT, HF_BF16, PLAIN, FH_FP32, FH_BF16, PEAK))
+FULL = Plan(
+    repeats=5,
+    warmup=1,
+    steps=6,
+    contenders=(HF_DEFAULT, HF_BF16, PLAIN, FH_FP32, FH_BF16, FH_BF16_PLAIN, PEAK),
+)
 
 
 class StepClock:
@@ -160,7 +168,7 @@ def _plain_loop(
 
 
 def _finehub_trainer(
-    task: Any, dataset: Dataset, plan: Plan, *, precision: str, threads: int
+    task: Any, dataset: Dataset, plan: Plan, *, precision: str, threads: int, cpu_kernels: bool = True
 ) -> Callable[[], Work]:
     from finehub.finetune.callbacks import Callback
     from finehub.finetune.config import RunConfig
@@ -182,6 +190,7 @@ def _finehub_trainer(
                 max_steps=plan.warmup + plan.steps,
                 precision=precision,  # type: ignore[arg-type]
                 num_threads=threads,
+                cpu_kernels=cpu_kernels,
                 checkpoint_dir=str(Path(run_dir) / "run"),
                 progress=False,
                 tensorboard=False,
@@ -228,6 +237,9 @@ def run(*, quick: bool, threads: int) -> BenchResult:
     task = TextClassificationTask(encoder, num_classes=data.num_classes, max_seq_len=MAX_LEN)
     builders[FH_FP32] = lambda: _finehub_trainer(task, data, plan, precision="fp32", threads=threads)
     builders[FH_BF16] = lambda: _finehub_trainer(task, data, plan, precision="bf16", threads=threads)
+    builders[FH_BF16_PLAIN] = lambda: _finehub_trainer(
+        task, data, plan, precision="bf16", threads=threads, cpu_kernels=False
+    )
     builders[PEAK] = lambda: matmul_contender(PEAK_SHAPE, "bf16").run
     notes = {
         HF_DEFAULT: "defaults, use_cpu=True, dynamic padding",
@@ -235,6 +247,7 @@ def run(*, quick: bool, threads: int) -> BenchResult:
         PLAIN: "AdamW, fixed padding to 128",
         FH_FP32: 'precision="fp32"',
         FH_BF16: 'precision="bf16"',
+        FH_BF16_PLAIN: "autocast, torch dropout, SDPA attention",
         PEAK: PEAK_SHAPE,
     }
     contenders = [
@@ -271,7 +284,13 @@ def run(*, quick: bool, threads: int) -> BenchResult:
     ]
     figures += [
         ratio(stats, a, b, unit="samples", name=f"{a} / {b}")
-        for a, b in ((FH_FP32, HF_DEFAULT), (FH_BF16, HF_BF16), (FH_FP32, PLAIN), (FH_BF16, FH_FP32))
+        for a, b in (
+            (FH_FP32, HF_DEFAULT),
+            (FH_BF16, HF_BF16),
+            (FH_FP32, PLAIN),
+            (FH_BF16, FH_FP32),
+            (FH_BF16, FH_BF16_PLAIN),
+        )
         if a in by and b in by
     ]
     for name in plan.contenders:

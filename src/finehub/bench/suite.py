@@ -50,6 +50,11 @@ BENCHMARKS: tuple[Benchmark, ...] = (
         "finehub.bench.finetune",
     ),
     Benchmark(
+        "classify",
+        "fine-tuned classifier inference: eager fp32 and bf16 vs ONNX Runtime fp32 and int8",
+        "finehub.bench.classify",
+    ),
+    Benchmark(
         "parity",
         "bf16 vs fp32 fine-tune dev accuracy on the same seed and data",
         "finehub.bench.parity",

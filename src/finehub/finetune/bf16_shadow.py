@@ -49,9 +49,7 @@ class BF16Shadow:
         self.net: nn.Module = copy.deepcopy(model, memo=shared)  # type: ignore[arg-type]
         self.net.train(model.training)
         pairs = [
-            (p, q)
-            for p, q in zip(model.parameters(), self.net.parameters(), strict=True)
-            if id(p) in copied
+            (p, q) for p, q in zip(model.parameters(), self.net.parameters(), strict=True) if id(p) in copied
         ]
         self.masters: list[torch.Tensor] = [p for p, _ in pairs]
         self.copies: list[torch.Tensor] = [q for _, q in pairs]

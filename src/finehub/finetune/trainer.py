@@ -2,7 +2,9 @@
 
 ``finetune_and_eval(dataset)``:
 
-1. setup      device, precision, threads, run folder; every split tokenised once
+1. setup      device, precision, threads, run folder; every split tokenised once; on a CPU,
+              finehub's dropout and attention kernels and, in bf16, a bf16 copy of the encoder
+              trained against fp32 master weights (``RunConfig.cpu_kernels``)
 2. init       the task's model (pretrained encoder + new head), or the latest checkpoint of
               ``<run>/checkpoints/`` with its optimizer, scheduler, RNG and data position
 3. optimizer  the strategy builds optimizer, LR schedule and regulariser
