@@ -234,3 +234,33 @@ def test_time_limit_stops_after_the_budget_with_a_final_evaluation(tmp_path):
     )
     assert result.steps == 1 and result.stopped_early and result.best_step == 1
     assert result.best_dev_metrics and result.test_metrics
+
+
+class NaNFirst(ft.TextClassificationTask):
+    """Reports a NaN accuracy at its first dev evaluation, as a diverged step would."""
+
+    evaluations = 0
+
+    def compute_metrics(self, outputs, labels):
+        metrics = super().compute_metrics(outputs, labels)
+        self.evaluations += 1
+        if self.evaluations == 1:
+            metrics["accuracy"] = float("nan")
+        return metrics
+
+
+def test_a_nan_main_metric_is_never_the_best(tmp_path):
+    task = NaNFirst(tiny_backbone(), num_classes=2, max_seq_len=32)
+    cfg = ft.RunConfig(
+        num_epochs=1,
+        batch_size=16,
+        eval_interval=4,
+        checkpoint_dir=str(tmp_path),
+        progress=False,
+        tensorboard=False,
+        plots=False,
+    )
+    result = ft.Trainer(task, ft.AdamWeightDecay(learning_rate=1e-3), cfg).finetune_and_eval(toy_dataset())
+    assert result.best_step in (8, 12) and not np.isnan(result.best_dev_metrics["accuracy"])
+    evals = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in evals if r["event"] == "eval"] == [4, 8, 12]

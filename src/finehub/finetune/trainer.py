@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import re
 import shutil
 import time
@@ -447,10 +448,12 @@ class Trainer:
         return callbacks
 
     def _record_eval(self, state: TrainerState, metrics: dict[str, Any]) -> TrainerState:
-        """The state after a dev evaluation; a new best main metric also writes ``best_model/``."""
+        """The state after a dev evaluation; a new best main metric also writes ``best_model/``.
+        A NaN main metric (a diverged run) is never the best."""
         value = metrics[state.main_metric]
-        better = state.best_metric is None or (
-            value > state.best_metric if state.greater_is_better else value < state.best_metric
+        better = not math.isnan(value) and (
+            state.best_metric is None
+            or (value > state.best_metric if state.greater_is_better else value < state.best_metric)
         )
         state = replace(state, eval_metrics=metrics)
         if not better:
