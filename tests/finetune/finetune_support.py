@@ -69,11 +69,12 @@ class SlowDown(Callback):
         time.sleep(float(os.environ["FINEHUB_TEST_STEP_DELAY"]))
 
 
-def run_tiny(run_dir: Path, callbacks: tuple[Callback, ...] = (), **config: Any):
-    """Fine-tune the tiny BERT on the toy data into ``run_dir``; returns (trainer, result)."""
+def run_tiny(run_dir: Path, callbacks: tuple[Callback, ...] = (), task: Any = None, **config: Any):
+    """Fine-tune ``task`` (default: a classifier on the tiny BERT) on the toy data into
+    ``run_dir``; returns (trainer, result)."""
     import finehub.finetune as ft
 
-    task = ft.TextClassificationTask(tiny_backbone(), num_classes=2, max_seq_len=32, seed=1)
+    task = task or ft.TextClassificationTask(tiny_backbone(), num_classes=2, max_seq_len=32, seed=1)
     settings: dict[str, Any] = dict(
         num_epochs=4,
         batch_size=8,

@@ -251,16 +251,7 @@ class NaNFirst(ft.TextClassificationTask):
 
 def test_a_nan_main_metric_is_never_the_best(tmp_path):
     task = NaNFirst(tiny_backbone(), num_classes=2, max_seq_len=32)
-    cfg = ft.RunConfig(
-        num_epochs=1,
-        batch_size=16,
-        eval_interval=4,
-        checkpoint_dir=str(tmp_path),
-        progress=False,
-        tensorboard=False,
-        plots=False,
-    )
-    result = ft.Trainer(task, ft.AdamWeightDecay(learning_rate=1e-3), cfg).finetune_and_eval(toy_dataset())
+    _, result = run_tiny(tmp_path, task=task, num_epochs=1, batch_size=16, eval_interval=4)
     assert result.best_step in (8, 12) and not np.isnan(result.best_dev_metrics["accuracy"])
     evals = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in evals if r["event"] == "eval"] == [4, 8, 12]
