@@ -38,6 +38,7 @@ def test_bit_dropout_is_seeded_by_torch_and_differentiable():
     expected = (a != 0).float() * scale
     torch.testing.assert_close(x.grad, expected)
     assert bit_dropout(x, 0.0) is x
+    assert torch.equal(bit_dropout(x, 1.0), torch.zeros_like(x))
 
 
 def test_bit_dropout_handles_sizes_not_a_multiple_of_four():
