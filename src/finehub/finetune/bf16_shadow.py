@@ -47,7 +47,6 @@ class BF16Shadow:
         copied = {id(t) for enc in _encoders(model) for t in [*enc.parameters(), *enc.buffers()]}
         shared = {id(t): t for t in [*model.parameters(), *model.buffers()] if id(t) not in copied}
         self.net: nn.Module = copy.deepcopy(model, memo=shared)  # type: ignore[arg-type]
-        self.net.train(model.training)
         pairs = [
             (p, q) for p, q in zip(model.parameters(), self.net.parameters(), strict=True) if id(p) in copied
         ]

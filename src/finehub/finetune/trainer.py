@@ -288,8 +288,9 @@ class Trainer:
                 opt.on_epoch_start(epoch)
                 if shadow is not None:
                     shadow.sync_trainable()
-                now = tuple(p.requires_grad for p in train_model.parameters())
-                if dist.enabled and trainable != now:
+                if dist.enabled and trainable != (
+                    now := tuple(p.requires_grad for p in train_model.parameters())
+                ):
                     net = train_model  # drop the old wrapper: DDP syncs only what trains when it is made
                     net, trainable = _data_parallel(train_model, device), now
                 for indices in sampler.iter_from(epoch, position):
