@@ -69,9 +69,15 @@ class SlowDown(Callback):
         time.sleep(float(os.environ["FINEHUB_TEST_STEP_DELAY"]))
 
 
-def run_tiny(run_dir: Path, callbacks: tuple[Callback, ...] = (), task: Any = None, **config: Any):
-    """Fine-tune ``task`` (default: a classifier on the tiny BERT) on the toy data into
-    ``run_dir``; returns (trainer, result)."""
+def run_tiny(
+    run_dir: Path,
+    callbacks: tuple[Callback, ...] = (),
+    task: Any = None,
+    strategy: Any = None,
+    **config: Any,
+):
+    """Fine-tune ``task`` (default: a classifier on the tiny BERT) with ``strategy`` (default:
+    AdamWeightDecay at 3e-3) on the toy data into ``run_dir``; returns (trainer, result)."""
     import finehub.finetune as ft
 
     task = task or ft.TextClassificationTask(tiny_backbone(), num_classes=2, max_seq_len=32, seed=1)
@@ -90,7 +96,7 @@ def run_tiny(run_dir: Path, callbacks: tuple[Callback, ...] = (), task: Any = No
     settings.update(config)
     trainer = ft.Trainer(
         task,
-        ft.AdamWeightDecay(learning_rate=3e-3, warmup_proportion=0.1),
+        strategy or ft.AdamWeightDecay(learning_rate=3e-3, warmup_proportion=0.1),
         ft.RunConfig(**settings),
         callbacks=[*callbacks, *([SlowDown()] if os.environ.get("FINEHUB_TEST_STEP_DELAY") else [])],
     )

@@ -106,19 +106,14 @@ class Recorder(Callback):
 
 def test_callbacks_see_events_in_order_and_can_stop_the_run(tmp_path):
     rec = Recorder(stop_at=5)
-    task = ft.TextClassificationTask(tiny_backbone(), num_classes=2, max_seq_len=32)
-    cfg = ft.RunConfig(
+    _, result = run_tiny(
+        tmp_path,
+        callbacks=(rec,),
+        task=ft.TextClassificationTask(tiny_backbone(), num_classes=2, max_seq_len=32),
+        strategy=ft.AdamWeightDecay(learning_rate=1e-3),
         num_epochs=2,
-        batch_size=8,
         eval_interval=4,
         save_ckpt_interval=2,
-        checkpoint_dir=str(tmp_path),
-        progress=False,
-        tensorboard=False,
-        plots=False,
-    )
-    result = ft.Trainer(task, ft.AdamWeightDecay(learning_rate=1e-3), cfg, callbacks=[rec]).finetune_and_eval(
-        toy_dataset()
     )
     assert rec.events == [
         ("begin", 0),
@@ -135,18 +130,13 @@ def test_callbacks_see_events_in_order_and_can_stop_the_run(tmp_path):
 
 def test_early_stopping_counts_evaluations_without_improvement(tmp_path):
     # a learning rate this small leaves every prediction unchanged: no evaluation beats the first
-    task = ft.TextClassificationTask(tiny_backbone(), num_classes=2, max_seq_len=32)
-    cfg = ft.RunConfig(
-        num_epochs=4,
-        batch_size=8,
-        eval_interval=6,
+    _, result = run_tiny(
+        tmp_path,
+        task=ft.TextClassificationTask(tiny_backbone(), num_classes=2, max_seq_len=32),
+        strategy=ft.DefaultStrategy(learning_rate=1e-12),
         early_stopping=2,
-        checkpoint_dir=str(tmp_path),
-        progress=False,
-        tensorboard=False,
-        plots=False,
+        save_ckpt_interval=6,
     )
-    result = ft.Trainer(task, ft.DefaultStrategy(learning_rate=1e-12), cfg).finetune_and_eval(toy_dataset())
     assert result.stopped_early and result.steps == 18 and result.best_step == 6
 
 
@@ -162,17 +152,16 @@ def test_early_stopping_counts_evaluations_without_improvement(tmp_path):
 def test_every_strategy_trains_through_the_trainer(tmp_path, strategy):
     task = ft.TextClassificationTask(tiny_backbone(), num_classes=2, max_seq_len=32)
     before = {k: v.clone() for k, v in task.model.state_dict().items()}
-    cfg = ft.RunConfig(
+    _, result = run_tiny(
+        tmp_path,
+        task=task,
+        strategy=strategy,
         num_epochs=2,
         batch_size=16,
         eval_interval=100,
-        checkpoint_dir=str(tmp_path),
-        progress=False,
-        tensorboard=False,
-        plots=False,
+        save_ckpt_interval=100,
         precision="bf16",
     )
-    result = ft.Trainer(task, strategy, cfg).finetune_and_eval(toy_dataset())
     assert result.steps == 24 and result.precision == "bf16"
     changed = [k for k, v in task.model.state_dict().items() if not torch.equal(v, before[k])]
     assert "head.weight" in changed
