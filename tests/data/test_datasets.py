@@ -13,6 +13,7 @@ from support import serve_folder
 import finehub as hub
 from finehub import errors
 from finehub.data import datasets
+from finehub.data import registry as registry_mod
 from finehub.data.dataset import Dataset, TextExample, stratified_split
 from finehub.data.download import fetch
 
@@ -329,8 +330,8 @@ def test_stratified_split_keeps_exact_sizes_for_every_class_mix() -> None:
 def registry(monkeypatch: pytest.MonkeyPatch) -> dict:
     """The registry, restored after the test (so test datasets do not leak)."""
     datasets.list_datasets()
-    monkeypatch.setattr(datasets, "_REGISTRY", dict(datasets._REGISTRY))
-    return datasets._REGISTRY
+    monkeypatch.setattr(registry_mod, "_REGISTRY", dict(registry_mod._REGISTRY))
+    return registry_mod._REGISTRY
 
 
 def test_register_and_load_a_dataset(registry: dict) -> None:

@@ -177,12 +177,33 @@ def test_optimization_state_round_trip_restores_schedule_position():
         (lambda: ULMFiT(ratio=0.5), "ratio"),
         (lambda: ULMFiT(cut_fraction=1.0), "cut_fraction"),
         (lambda: DefaultStrategy(optimizer="rmsprop"), "optimizer"),
+        # wrong types: a ConfigError naming the field, never a TypeError from a comparison
+        (lambda: AdamWeightDecay(learning_rate="1e-3"), "learning_rate"),
+        (lambda: DefaultStrategy("fast"), "learning_rate"),
+        (lambda: AdamWeightDecay(learning_rate=float("nan")), "learning_rate"),
+        (lambda: AdamWeightDecay(learning_rate=True), "learning_rate"),
+        (lambda: AdamWeightDecay(warmup_proportion=None), "warmup_proportion"),
+        (lambda: AdamWeightDecay(embedding_lr_scale="10"), "embedding_lr_scale"),
+        (lambda: L2SP(coeff=[0.1]), "coeff"),
+        (lambda: ULMFiT(dis_factor="2.6"), "dis_factor"),
+        (lambda: ULMFiT(gradual_unfreeze="no"), "gradual_unfreeze"),
+        (lambda: DefaultStrategy(momentum="0.9"), "momentum"),
+        (lambda: DefaultStrategy(max_grad_norm="1"), "max_grad_norm"),
+        (lambda: DefaultStrategy(optimizer=["adam"]), "optimizer"),
     ],
 )
 def test_bad_hyper_parameters_name_the_field(make, field):
     with pytest.raises(ConfigError) as info:
         make()
     assert info.value.field == field
+    assert str(info.value).startswith(f"{field}: must be")
+
+
+def test_numpy_numbers_and_none_are_accepted_where_documented():
+    np = pytest.importorskip("numpy")
+    assert AdamWeightDecay(learning_rate=np.float64(1e-3)).learning_rate == 1e-3
+    assert AdamWeightDecay(max_grad_norm=None).max_grad_norm is None
+    assert ULMFiT(ratio=np.int64(4)).ratio == 4
 
 
 def test_embedding_lr_scale_gives_the_input_embeddings_their_own_group():

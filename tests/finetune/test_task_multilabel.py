@@ -13,7 +13,7 @@ import finehub as hub
 import finehub.data.builtin.bbc_news_tasks  # noqa: F401  (registers the derived bbc-news datasets)
 from finehub.data.dataset import Dataset, TextExample
 from finehub.errors import ConfigError
-from finehub.finetune.tasks._metrics import auc, f1_scores
+from finehub.finetune.metrics import auc, f1_scores
 from finehub.finetune.tasks.multilabel import MultiLabelClassificationTask, MultiLabelClassifierTask
 
 

@@ -11,6 +11,12 @@ import finehub.finetune as ft
 from finehub.errors import CheckpointError, ConfigError
 from finehub.finetune.callbacks import Callback
 from finehub.modules.text_classifier import TextClassifier
+from finehub.nn.device import DISABLE_BF16_ENV, bf16_supported
+
+
+def expected_precision(asked: str, device: str) -> str:
+    """What a run asking for ``asked`` gets on ``device``: bf16 falls back to fp32 without native support."""
+    return "bf16" if asked == "bf16" and bf16_supported(torch.device(device)) else "fp32"
 
 
 @pytest.fixture(scope="module")
@@ -162,7 +168,7 @@ def test_every_strategy_trains_through_the_trainer(tmp_path, strategy):
         save_ckpt_interval=100,
         precision="bf16",
     )
-    assert result.steps == 24 and result.precision == "bf16"
+    assert result.steps == 24 and result.precision == expected_precision("bf16", result.device)
     changed = [k for k, v in task.model.state_dict().items() if not torch.equal(v, before[k])]
     assert "head.weight" in changed
     if isinstance(
@@ -197,9 +203,7 @@ def test_user_mistakes_are_config_errors(tmp_path):
 
 
 def test_bf16_falls_back_to_fp32_with_a_warning_where_unsupported(tmp_path, monkeypatch, caplog):
-    import finehub.finetune.trainer as trainer_mod
-
-    monkeypatch.setattr(trainer_mod, "bf16_supported", lambda device: False)
+    monkeypatch.setenv(DISABLE_BF16_ENV, "1")
     _, result = run_tiny(tmp_path, max_steps=2, precision="bf16")
     assert result.precision == "fp32"
     assert "no native bfloat16 support" in caplog.text
@@ -244,3 +248,31 @@ def test_a_nan_main_metric_is_never_the_best(tmp_path):
     assert result.best_step in (8, 12) and not np.isnan(result.best_dev_metrics["accuracy"])
     evals = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in evals if r["event"] == "eval"] == [4, 8, 12]
+
+
+def test_evaluate_uses_the_runs_precision_and_eval_batch_size(finished):
+    _, trainer, result = finished
+    assert trainer.evaluate(toy_dataset().test) == result.test_metrics  # the same numbers, bit for bit
+
+
+def test_a_dataset_can_be_given_by_name(tmp_path, monkeypatch):
+    from finehub.data import datasets
+    from finehub.errors import DatasetNotFoundError
+
+    trainer = ft.Trainer(
+        ft.TextClassificationTask(tiny_backbone(), num_classes=2, max_seq_len=32),
+        ft.AdamWeightDecay(),
+        ft.RunConfig(
+            max_steps=1, checkpoint_dir=str(tmp_path), progress=False, tensorboard=False, plots=False
+        ),
+    )
+    with pytest.raises(DatasetNotFoundError, match="no-such-dataset"):
+        trainer.finetune_and_eval("no-such-dataset")
+    loaded = []
+    monkeypatch.setattr(datasets, "load", lambda name: loaded.append(name) or toy_dataset())
+    assert trainer.finetune_and_eval("toy-by-name").steps == 1
+    assert loaded == ["toy-by-name"]
+    with pytest.raises(
+        ConfigError, match=r"dataset: expected a finehub Dataset .* got list; pass finehub.datasets.load"
+    ):
+        trainer.finetune_and_eval(toy_dataset().train)

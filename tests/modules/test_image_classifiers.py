@@ -145,7 +145,7 @@ def test_batching_does_not_change_results(
 def test_backbone_is_the_network_without_classifier(
     classifier: ImageNetClassifier, photos: dict[str, np.ndarray]
 ) -> None:
-    from finehub.data.transforms import eval_transform
+    from finehub.imaging.transforms import eval_transform
 
     bb = classifier.backbone()
     assert isinstance(bb, ImageBackbone)

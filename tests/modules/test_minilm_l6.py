@@ -11,10 +11,10 @@ import pytest
 import torch
 
 from finehub.errors import ConfigError, DataFormatError, ModuleInputError
-from finehub.modules._common import bf16_supported
 from finehub.modules.minilm_l6 import MiniLML6
 from finehub.modules.text_encoder import TextEncoder
 from finehub.nn.backbone import TextBackbone
+from finehub.nn.device import bf16_supported
 from finehub.nn.pooling import pool_tokens
 
 EATING, BREAD = "A man is eating food.", "A man eats bread."

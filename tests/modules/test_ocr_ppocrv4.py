@@ -116,7 +116,7 @@ def ocr() -> OCRPPOCRv4:
 
 def test_english_lines_digits_and_punctuation(ocr: OCRPPOCRv4) -> None:
     image, ink = render(ENGLISH, latin_font())
-    [lines] = ocr.recognize_text([image])
+    [lines] = ocr.ocr([image])
     texts = [line["text"] for line in lines]
     assert len(texts) == len(ENGLISH)
     exact, loose, cer = scores(texts, ENGLISH)
@@ -148,12 +148,12 @@ def test_reading_order_rows_then_columns(ocr: OCRPPOCRv4) -> None:
         ("Apple", (40, 40)),
     ]:
         draw.text(xy, word, fill="black", font=font)
-    [lines] = ocr.recognize_text([image])
+    [lines] = ocr.ocr([image])
     assert [line["text"] for line in lines] == ["Apple", "Banana", "Cherry", "Grape"]
 
 
 def test_skimage_page(ocr: OCRPPOCRv4) -> None:
-    [lines] = ocr.recognize_text([data.page()])
+    [lines] = ocr.ocr([data.page()])
     texts = [line["text"] for line in lines]
     print("page():", texts)
     assert texts[0] == "Region-based segmentation"
@@ -164,7 +164,7 @@ def test_skimage_page(ocr: OCRPPOCRv4) -> None:
 
 def test_chinese_line(ocr: OCRPPOCRv4) -> None:
     image, _ = render(CHINESE, cjk_font(), size=32)
-    [lines] = ocr.recognize_text([image])
+    [lines] = ocr.ocr([image])
     texts = [line["text"] for line in lines]
     exact, _, cer = scores(texts, CHINESE) if len(texts) == len(CHINESE) else (0.0, 0.0, 1.0)
     print(f"Chinese ({Path(cjk_font()).name}): {texts}, exact {exact:.0%}, CER {cer:.1%}")
@@ -176,12 +176,12 @@ def test_angle_classifier_reads_upside_down_text(ocr: OCRPPOCRv4) -> None:
     truth = ENGLISH[:3]
     image, _ = render(truth, latin_font(), size=32)
     flipped = image.rotate(180)
-    [upright] = ocr.recognize_text([flipped], use_angle_cls=True)
+    [upright] = ocr.ocr([flipped], use_angle_cls=True)
     texts = [line["text"] for line in upright]
     assert len(texts) == 3
     _, loose, cer = scores(texts, truth[::-1])  # turned over, the last line comes first
     assert loose >= 2 / 3 and cer <= 0.05
-    [as_is] = ocr.recognize_text([flipped], use_angle_cls=False)
+    [as_is] = ocr.ocr([flipped], use_angle_cls=False)
     assert not any(line["text"].replace(" ", "") in {t.replace(" ", "") for t in truth} for line in as_is)
 
 
@@ -190,9 +190,9 @@ def test_batch_blank_image_and_visualize(ocr: OCRPPOCRv4, tmp_path: Path) -> Non
     blank = np.full((120, 300, 3), 255, np.uint8)
     path = tmp_path / "two lines.png"
     image.save(path)
-    results = ocr.recognize_text([str(path), blank], visualize=True, output_dir=tmp_path / "out")
+    results = ocr.ocr([str(path), blank], visualize=True, output_dir=tmp_path / "out")
     assert results[1] == []
-    assert [line["text"] for line in results[0]] == [line["text"] for line in ocr.recognize_text(image)[0]]
+    assert [line["text"] for line in results[0]] == [line["text"] for line in ocr.ocr(image)[0]]
     saved = Path(results[0][0]["save_path"])
     assert saved == tmp_path / "out" / "two lines_0.png"
     assert Image.open(saved).size == image.size
@@ -212,7 +212,7 @@ def test_batch_blank_image_and_visualize(ocr: OCRPPOCRv4, tmp_path: Path) -> Non
 )
 def test_bad_input_is_a_module_input_error(ocr: OCRPPOCRv4, kwargs: dict, field: str) -> None:
     with pytest.raises(ModuleInputError) as info:
-        ocr.recognize_text(**kwargs)
+        ocr.ocr(**kwargs)
     assert info.value.field == field
 
 

@@ -1,13 +1,15 @@
-"""Entity spans, entity-level scores and the numpy Viterbi."""
+"""Entity spans and the numpy Viterbi (scoring lives in finehub.finetune.metrics)."""
 
 from __future__ import annotations
 
 import itertools
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
-from finehub.modules.text_tasks.tagging import Span, entity_scores, spans, viterbi
+from finehub.modules.text_tasks.tagging import Span, spans, viterbi
 
 
 def test_spans_iob2_and_bioes() -> None:
@@ -26,14 +28,26 @@ def test_spans_iob2_and_bioes() -> None:
     assert spans([]) == [] and spans(["O", "O"]) == []
 
 
-def test_entity_scores_count_exact_matches_only() -> None:
-    true = [["B-PER", "I-PER", "O", "B-LOC"], ["B-ORG", "O"]]
-    pred = [["B-PER", "I-PER", "O", "O"], ["B-ORG", "I-ORG"]]  # PER right, LOC missed, ORG too long
-    scores = entity_scores(true, pred)
-    assert scores["micro"]["precision"] == pytest.approx(1 / 2)
-    assert scores["micro"]["recall"] == pytest.approx(1 / 3)
-    assert scores["micro"]["f1"] == pytest.approx(0.4)
-    assert scores["PER"]["f1"] == 1.0 and scores["LOC"]["recall"] == 0.0 and scores["LOC"]["support"] == 1
+@pytest.mark.parametrize("prefixes", ["BI", "BIES"])
+def test_spans_read_tags_as_the_entity_scorer_does(prefixes: str) -> None:
+    """Predictions' entities and fine-tuning's entity scores (seqeval, default mode) agree."""
+    from seqeval.metrics.sequence_labeling import get_entities
+
+    rng = np.random.default_rng(0)
+    tags = ["O", *(f"{p}-{t}" for p in prefixes for t in ("PER", "LOC"))]
+    for _ in range(300):
+        seq = [tags[i] for i in rng.integers(0, len(tags), int(rng.integers(0, 10)))]
+        assert spans(seq) == [Span(kind, start, end + 1) for kind, start, end in get_entities(seq)], seq
+
+
+def test_importing_tagging_loads_no_scorer_or_torch() -> None:
+    """The ONNX runtime reads entities with this module; it must stay free of training packages."""
+    code = (
+        "import sys, finehub.modules.text_tasks.tagging; "
+        "print(sorted(m for m in ('torch', 'sklearn', 'scipy', 'seqeval') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
 
 
 @pytest.mark.parametrize("seed", range(5))

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from finehub.errors import ConfigError
 from finehub.nn.nms import batched_nms, box_overlap, nms
 
 
@@ -99,5 +100,6 @@ def test_empty_input_and_bad_mode() -> None:
     empty = torch.zeros(0, 4)
     assert nms(empty, torch.zeros(0), 0.5).tolist() == []
     assert batched_nms(empty, torch.zeros(0), torch.zeros(0, dtype=torch.long), 0.5).tolist() == []
-    with pytest.raises(ValueError, match="union"):
+    with pytest.raises(ConfigError, match="'union' or 'min', got 'max'") as info:
         nms(torch.ones(1, 4), torch.ones(1), 0.5, mode="max")  # type: ignore[arg-type]
+    assert info.value.field == "mode"

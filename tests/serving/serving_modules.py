@@ -5,9 +5,9 @@ from __future__ import annotations
 import threading
 import time
 
-from finehub.data.images import ImageLike, load_images
 from finehub.errors import ModuleInputError
 from finehub.hub.module import ModuleBase, moduleinfo, runnable, serving
+from finehub.imaging.images import ImageLike, load_images
 
 
 @moduleinfo(

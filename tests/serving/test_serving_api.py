@@ -153,9 +153,9 @@ def test_health_ready_modules_metrics(server_url: str) -> None:
     text = httpx.get(server_url + "/metrics").text
     assert httpx.get(server_url + "/metrics").headers["content-type"].startswith("text/plain; version=0.0.4")
     assert "# TYPE finehub_requests_total counter" in text
-    assert 'finehub_requests_total{module="echo",method="classify",status="200"}' in text
-    assert 'finehub_request_duration_seconds_bucket{module="echo",method="classify",le="+Inf"}' in text
-    assert 'finehub_batch_size_items_count{module="echo",method="classify"}' in text
+    assert 'finehub_requests_total{method="classify",module="echo",status="200"}' in text
+    assert 'finehub_request_duration_seconds_bucket{le="+Inf",method="classify",module="echo"}' in text
+    assert 'finehub_batch_size_items_count{method="classify",module="echo"}' in text
     assert 'finehub_module_ready{module="echo"} 1' in text
 
 

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
     from finehub.autotune.space import SearchSpace
 
-logger = logging.getLogger(__name__)
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -254,7 +254,7 @@ def _tensorboard(recs: list[TrialRecord], log_dir: Path, maximize: bool) -> None
     try:
         from torch.utils.tensorboard import SummaryWriter
     except ImportError as e:
-        logger.warning("TensorBoard scalars skipped (%s); pip install tensorboard to get them", e)
+        log.warning("TensorBoard scalars skipped (%s); pip install tensorboard to get them", e)
         return
     shutil.rmtree(log_dir, ignore_errors=True)  # rewritten whole, so a resumed study has no duplicate steps
     best_so_far = None
@@ -283,7 +283,7 @@ def _export_best(best: TrialRecord, out: Path) -> Path | None:
     """Copy the best trial's best_model/ (or its whole save dir) to OUTPUT_DIR/best_model."""
     src = best.save_dir
     if src is None or not src.is_dir():
-        logger.warning("the best trial's save dir %s is not on this machine; best_model/ not written", src)
+        log.warning("the best trial's save dir %s is not on this machine; best_model/ not written", src)
         return None
     if (src / "best_model").is_dir():
         src = src / "best_model"

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from finehub._utils.process import pid_alive
 from finehub.autotune import _keys
 from finehub.autotune.evaluators import make_evaluator
 from finehub.autotune.space import SearchSpace
@@ -39,6 +40,7 @@ from finehub.errors import ConfigError, StudyError, TrialError
 
 if TYPE_CHECKING:
     from optuna import Study
+    from optuna.samplers import BaseSampler
     from optuna.trial import FrozenTrial, Trial
 
     from finehub.autotune.results import TuneResult
@@ -118,8 +120,8 @@ def tune(
     ``CUDA_VISIBLE_DEVICES``. Results land in ``output_dir`` (see :mod:`finehub.autotune.results`).
     """
     for name, value in (("popsize", popsize), ("rounds", rounds), ("workers", workers)):
-        if value < 1:
-            raise ConfigError(name, f"must be at least 1, got {value}")
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ConfigError(name, f"must be an integer of at least 1, got {value!r}")
     if direction not in DIRECTIONS:
         raise ConfigError("direction", f"must be maximize or minimize, got {direction!r}")
     if not 0 < 2 * heartbeat_interval < stale_after:
@@ -127,6 +129,8 @@ def tune(
             "stale_after",
             f"must exceed twice heartbeat_interval ({heartbeat_interval:g} s), got {stale_after:g} s",
         )
+    if not isinstance(tuner, str):
+        raise ConfigError("tuner", f"must be a tuner name, got {tuner!r}")
     trial = _make_trial(objective_or_script, script_args, trial_timeout)
     space = SearchSpace.coerce(space)
     ev = make_evaluator(evaluator, epochs_per_round=epochs_per_round)
@@ -135,7 +139,6 @@ def tune(
             "epochs_per_round", "the search space already has a parameter `epochs`; drop one of the two"
         )
     out = Path(output_dir).resolve()
-    out.mkdir(parents=True, exist_ok=True)
     cfg = TuneConfig(
         trial=trial,
         space=space,
@@ -154,7 +157,9 @@ def tune(
         stale_after=stale_after,
         devices=tuple(devices),
     )
-    handle, study = open_study(cfg)
+    sampler = _sampler(cfg)  # a bad tuner or option fails here, before any file is written
+    out.mkdir(parents=True, exist_ok=True)
+    handle, study = open_study(cfg, sampler)
     if workers == 1:
         work(cfg, opened=(handle, study))
     else:
@@ -183,14 +188,14 @@ def _make_trial(
 # -- the study ---------------------------------------------------------------------------------
 
 
-def open_study(cfg: TuneConfig) -> tuple[StudyStorage, Study]:
-    """Create or join the study; refuse to join one started with other settings."""
+def open_study(cfg: TuneConfig, sampler: BaseSampler | None = None) -> tuple[StudyStorage, Study]:
+    """Create or join the study with ``sampler`` (default: the configured tuner's); refuse to join
+    one started with other settings."""
     import optuna
 
-    from finehub.autotune.tuners import make_tuner
-
+    if sampler is None:  # made before the storage, so a bad tuner leaves no file behind
+        sampler = _sampler(cfg)
     handle = open_storage(cfg.storage, cfg.output_dir)
-    sampler = make_tuner(cfg.tuner, cfg.space, popsize=cfg.popsize, seed=cfg.seed, **cfg.tuner_options)
     with handle.lock(cfg.study_name):
         study = optuna.create_study(
             storage=handle.storage,
@@ -215,6 +220,13 @@ def open_study(cfg: TuneConfig) -> tuple[StudyStorage, Study]:
                 f"exists in {handle.url} with other settings ({changed}); start it with the same settings, or pick another study name or output dir",
             )
     return handle, study
+
+
+def _sampler(cfg: TuneConfig) -> BaseSampler:
+    """The configured tuner; an unknown name or option raises ConfigError."""
+    from finehub.autotune.tuners import make_tuner
+
+    return make_tuner(cfg.tuner, cfg.space, popsize=cfg.popsize, seed=cfg.seed, **cfg.tuner_options)
 
 
 def _budget(cfg: TuneConfig, study: Study) -> int:
@@ -478,20 +490,7 @@ def _is_stale(t: FrozenTrial, now: float, host: str, stale_after: float) -> bool
     last = attrs.get(_keys.HEARTBEAT) or (t.datetime_start.timestamp() if t.datetime_start else now)
     if now - last > stale_after:
         return True
-    return attrs.get(_keys.HOST) == host and _keys.PID in attrs and not _alive(int(attrs[_keys.PID]))
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a killed child its parent has not reaped yet is a zombie: gone all the same
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return True
+    return attrs.get(_keys.HOST) == host and _keys.PID in attrs and not pid_alive(int(attrs[_keys.PID]))
 
 
 def _requeue(study: Study, t: FrozenTrial) -> bool:

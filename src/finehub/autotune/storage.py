@@ -37,7 +37,7 @@ from finehub.errors import ConfigError, MissingDependencyError, StudyError
 if TYPE_CHECKING:
     from optuna.storages import BaseStorage
 
-logger = logging.getLogger(__name__)
+log = logging.getLogger(__name__)
 
 JOURNAL_NAME = "study.journal"
 _LOCK_SUFFIX = ".finehub.lock"
@@ -153,7 +153,7 @@ def _connect(url: str, shown: str, engine_kwargs: dict) -> BaseStorage:
         except SQLAlchemyError as e:
             error = e
             if attempt < _CONNECT_ATTEMPTS:
-                logger.info("storage %s not ready (%s); retrying", shown, type(e).__name__)
+                log.info("storage %s not ready (%s); retrying", shown, type(e).__name__)
                 time.sleep(0.5 * attempt)
     raise StudyError(
         shown,

@@ -29,7 +29,7 @@ from typing import Any
 
 from finehub.errors import ConfigError, TrialError
 
-logger = logging.getLogger(__name__)
+log = logging.getLogger(__name__)
 
 REPORT_ENV = "FINEHUB_AUTOTUNE_REPORT"
 TRIAL_ENV = "FINEHUB_AUTOTUNE_TRIAL"
@@ -86,7 +86,7 @@ def report(metric: Any) -> None:
         return
     target = os.environ.get(REPORT_ENV)
     if not target:
-        logger.info("autotune metric %s (not running under finehub autotune; nothing recorded)", value)
+        log.info("autotune metric %s (not running under finehub autotune; nothing recorded)", value)
         return
     from finehub._utils.fs import atomic_write_json
 
@@ -169,12 +169,12 @@ class ScriptTrial:
         ctx.result_path.unlink(missing_ok=True)
         env = {**os.environ, REPORT_ENV: str(ctx.result_path), TRIAL_ENV: str(ctx.trial_id)}
         cmd = self.command(ctx)
-        with open(ctx.log_path, "a", encoding="utf-8") as log:
-            log.write("$ " + " ".join(cmd) + "\n")
-            log.flush()
+        with open(ctx.log_path, "a", encoding="utf-8") as log_file:
+            log_file.write("$ " + " ".join(cmd) + "\n")
+            log_file.flush()
             proc = subprocess.Popen(
                 cmd,
-                stdout=log,
+                stdout=log_file,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 env=env,

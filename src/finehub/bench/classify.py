@@ -65,7 +65,7 @@ def run(*, quick: bool, threads: int) -> BenchResult:
     from finehub.data.datasets import load
     from finehub.finetune.onnx_export import export_onnx
     from finehub.hub.loader import Module
-    from finehub.modules._common import bf16_supported
+    from finehub.nn.device import bf16_supported
 
     test = load("bbc-news").test[: 128 if quick else 256]
     texts = [e.text_a for e in test]

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from finehub._utils.fs import atomic_write_json
 from finehub.errors import ConfigError
-from finehub.modules._common import bf16_supported
+from finehub.nn.device import bf16_supported
 
 if TYPE_CHECKING:
     from rich.table import Table

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-_TUNERS = "hazero|pshe2|tpe|random|grid"
+from finehub.autotune.tuners import TUNERS
 
 
 def register(app: typer.Typer) -> None:
@@ -37,7 +37,7 @@ def autotune(
             help="Arguments after `--`, passed unchanged to every run of the script.", show_default=False
         ),
     ] = None,
-    tuner: Annotated[str, typer.Option("--tuner", "--tuning_strategy", help=_TUNERS)] = "hazero",
+    tuner: Annotated[str, typer.Option("--tuner", "--tuning_strategy", help=" | ".join(TUNERS))] = "hazero",
     evaluator: Annotated[
         str,
         typer.Option(

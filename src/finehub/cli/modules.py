@@ -241,19 +241,59 @@ def pack(
 def run(
     name: str,
     input_text: Annotated[
-        list[str] | None, typer.Option("--input-text", help="A text input (repeatable).")
+        list[str] | None,
+        typer.Option("--input-text", "--input_text", help="A text input (repeatable).", show_default=False),
     ] = None,
     input_path: Annotated[
-        list[Path] | None, typer.Option("--input-path", help="A file input, e.g. an image (repeatable).")
+        list[Path] | None,
+        typer.Option(
+            "--input-path",
+            "--input_path",
+            help="A file input, e.g. an image (repeatable).",
+            show_default=False,
+        ),
     ] = None,
     input_file: Annotated[
-        Path | None, typer.Option("--input-file", help="A file with one text input per line.")
+        Path | None,
+        typer.Option("--input-file", "--input_file", help="A file with one text input per line."),
     ] = None,
     arg: Annotated[
         list[str] | None, typer.Option("--arg", help="KEY=VALUE passed to the method (JSON values accepted).")
     ] = None,
+    use_gpu: Annotated[
+        str | None,
+        typer.Option(
+            "--use_gpu",
+            "--use-gpu",
+            metavar="BOOL",
+            help="PaddleHub's switch (True/False): run on the GPU when there is one.",
+            show_default=False,
+        ),
+    ] = None,
+    batch_size: Annotated[
+        int | None,
+        typer.Option("--batch_size", "--batch-size", help="Inputs run together.", show_default=False),
+    ] = None,
+    visualization: Annotated[
+        str | None,
+        typer.Option(
+            "--visualization",
+            metavar="BOOL",
+            help="True: also save the results drawn on each image (image modules).",
+            show_default=False,
+        ),
+    ] = None,
+    output_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--output_dir", "--output-dir", help="Folder for --visualization's images.", show_default=False
+        ),
+    ] = None,
 ) -> None:
-    """Run a module's runnable method on inputs and print the result as JSON."""
+    """Run a module's runnable method on inputs and print the result as JSON.
+
+    PaddleHub's `hub run` spellings work too: --input_path, --input_text, --use_gpu, --batch_size,
+    --visualization, --output_dir (passed on to methods that take them)."""
     import finehub
 
     inputs: list[Any] = list(input_text or []) + [str(p) for p in input_path or []]
@@ -271,14 +311,31 @@ def run(
     method, param = module.runnable_method()
     func = getattr(module, method)
     accepted = [p for p in inspect.signature(func).parameters if p != param]
-    kwargs = dict(_parse_kv(a) for a in arg or [])
+    common = {
+        "use_gpu": use_gpu,
+        "batch_size": batch_size,
+        "visualization": visualization,
+        "output_dir": output_dir,
+    }
+    kwargs = {k: str(v) if isinstance(v, Path) else v for k, v in common.items() if v is not None}
+    kwargs.update(_parse_kv(a) for a in arg or [])
     unknown = sorted(set(kwargs) - set(accepted))
     if unknown:
         raise ModuleInputError(
-            "--arg",
+            "--arg" if set(unknown) - set(common) else f"--{unknown[0]}",
             f"{module.name}.{method} has no parameter {', '.join(unknown)}; it accepts: {', '.join(accepted)}",
         )
     _print_json(func(**{param: inputs}, **kwargs))
+
+
+def _bool_option(flag: str, value: str | None) -> bool | None:
+    """PaddleHub's boolean options take a value: ``--use_gpu True``."""
+    if value is None:
+        return None
+    lowered = value.strip().lower()
+    if lowered not in ("true", "false", "1", "0"):
+        raise typer.BadParameter(f"{flag} takes True or False, got {value!r}")
+    return lowered in ("true", "1")
 
 
 def _parse_kv(item: str) -> tuple[str, Any]:
@@ -308,7 +365,9 @@ def config(
     key: Annotated[str | None, typer.Argument()] = None,
     value: Annotated[str | None, typer.Argument()] = None,
 ) -> None:
-    """Show or change settings (index_url, log_level). FINEHUB_HOME is set through the environment."""
+    """Show or change settings: index_url, log_level, and the download and archive limits
+    (index_max_bytes, index_timeout, download_max_bytes, download_timeout, archive_max_bytes,
+    archive_max_files, archive_max_ratio). FINEHUB_HOME is set through the environment."""
     from finehub._utils import paths
     from finehub.hub import index, settings
 
@@ -327,6 +386,7 @@ def config(
         "offline": paths.offline(),
         "index_url": index.configured_index_url(),
         **{k: v for k, v in settings.read().items() if k != "index_url"},
+        **{k: settings.limit(k) for k in settings.LIMITS},  # in effect, wherever each comes from
     }
     _print_json(data)
 

@@ -1,4 +1,7 @@
-"""`finehub serve`: PaddleHub-compatible HTTP serving; `finehub serve stop --port P` ends it."""
+"""`finehub serve`: PaddleHub-compatible HTTP serving; `finehub serve stop --port P` ends it.
+
+PaddleHub's spelling works too: `finehub serving start -m A -m B [-p PORT] [--config serving.json]`
+and `finehub serving stop -p PORT` are the same two commands."""
 
 from __future__ import annotations
 
@@ -32,6 +35,12 @@ def serve(
     """Serve modules until Ctrl-C or `finehub serve stop --port P`. Flags override the config file."""
     if ctx.invoked_subcommand is not None:
         return
+    _start(module, config, host, port, workers)
+
+
+def _start(
+    module: list[str] | None, config: Path | None, host: str | None, port: int | None, workers: int | None
+) -> None:
     from rich.console import Console
 
     from finehub.serving.config import ServingConfig
@@ -67,5 +76,33 @@ def stop(
     Console().print(f"Stopped the finehub server on port {port} (pid {pid}).", highlight=False)
 
 
+serving_app = typer.Typer(
+    help="PaddleHub's `hub serving`: `serving start` is `finehub serve`, `serving stop` is `finehub serve stop`.",
+    no_args_is_help=True,
+)
+
+
+@serving_app.command("start")
+def serving_start(
+    module: Annotated[
+        list[str] | None, typer.Option("--module", "-m", help="NAME or NAME==VERSION; repeat for several")
+    ] = None,
+    config: Annotated[
+        Path | None, typer.Option("--config", "-c", help="serving.json (PaddleHub's format plus limits)")
+    ] = None,
+    host: Annotated[str | None, typer.Option(help="address to bind [default: 127.0.0.1]")] = None,
+    port: Annotated[int | None, typer.Option("--port", "-p", help="port [default: 8866]")] = None,
+    workers: Annotated[
+        int | None, typer.Option(help="worker processes, each loading every module [default: 1]")
+    ] = None,
+) -> None:
+    """Serve modules until Ctrl-C or `finehub serving stop -p PORT` (same as `finehub serve`)."""
+    _start(module, config, host, port, workers)
+
+
+serving_app.command("stop")(stop)
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(serve_app, name="serve")
+    app.add_typer(serving_app, name="serving")

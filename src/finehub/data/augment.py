@@ -1,6 +1,6 @@
 """Train-time image augmentation: random resized crop, horizontal flip, colour jitter.
 
-Built from the steps of :mod:`finehub.data.transforms` (which also holds the eval pipeline) plus
+Built from the steps of :mod:`finehub.imaging.transforms` (which also holds the eval pipeline) plus
 :class:`ColorJitter`. Every random step draws from the ``numpy.random.Generator`` it is given;
 :func:`batch_generator` derives one per batch from torch's global RNG, so a seeded run repeats
 exactly and a run resumed from a checkpoint (which restores that RNG) continues the same stream.
@@ -12,7 +12,8 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
-from finehub.data.transforms import (
+from finehub.errors import ConfigError
+from finehub.imaging.transforms import (
     IMAGENET_MEAN,
     IMAGENET_STD,
     Compose,
@@ -22,7 +23,6 @@ from finehub.data.transforms import (
     Transform,
     rgb_triple,
 )
-from finehub.errors import ConfigError
 
 if TYPE_CHECKING:
     import numpy as np

@@ -83,6 +83,11 @@ class Dataset:
     def num_classes(self) -> int:
         return len(self.label_names)
 
+    @property
+    def num_labels(self) -> int:
+        """PaddleHub's name for :attr:`num_classes`."""
+        return self.num_classes
+
     def __getitem__(self, split: str) -> list[TextExample]:
         if split not in self.splits:
             raise SplitNotFoundError(self.name, split, list(self.splits))

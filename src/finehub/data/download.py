@@ -11,26 +11,30 @@ A download streams into a process-unique temp file, is verified, then renamed in
 archive unpacks into a temp folder that is renamed when complete. So a killed process never
 leaves a half-written file where a complete one is expected. With ``FINEHUB_OFFLINE=1`` (or
 ``HF_HUB_OFFLINE=1``) nothing is fetched, but cached downloads are still used.
+
+A download is bounded by the ``download_max_bytes`` and ``download_timeout`` settings (a whole
+transfer, not a single read), an archive by the ``archive_*`` ones (see :mod:`finehub.hub.settings`).
+Only regular files are read: a device such as ``/dev/zero`` or a FIFO is refused.
 """
 
 from __future__ import annotations
 
 import hashlib
-import http.client
 import logging
 import os
 import shutil
 import tempfile
-import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
 
+from finehub._utils import transfer
 from finehub._utils.archive import is_archive, safe_extract
 from finehub._utils.fs import atomic_path, file_lock
-from finehub._utils.hashing import sha256_file, verify_sha256
+from finehub._utils.hashing import check_sha256, sha256_file, verify_sha256
 from finehub._utils.paths import datasets_dir, offline
 from finehub.errors import ConfigError, IntegrityError, OfflineError
+from finehub.hub import settings
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +49,11 @@ def fetch(
     ``source`` is a folder (returned as is), a file, or an ``http(s)://`` / ``file://`` URL.
     Files are checked against ``sha256`` when given; archives are unpacked (safely, once) and
     the unpacked folder is returned, or its only top-level folder when it holds just one.
-    ``hint`` ends the :class:`OfflineError` raised when a URL cannot be fetched.
+    ``hint`` ends the :class:`OfflineError` raised when a URL cannot be fetched. ``timeout`` bounds
+    each wait for data; the whole download is bounded by the ``download_timeout`` setting.
     """
+    if sha256 is not None:
+        sha256 = check_sha256(sha256, where="sha256")
     path = _as_local_path(source)
     if path is None:
         path = download(str(source), sha256=sha256, timeout=timeout, hint=hint)
@@ -58,6 +65,10 @@ def fetch(
                 "sha256", f"pins a file, but {str(path)!r} is a folder; drop sha256 or pass the archive"
             )
         return path
+    elif not path.is_file():
+        raise ConfigError(
+            "source", f"{str(path)!r} is not a regular file, folder or archive (a device or FIFO?)"
+        )
     elif sha256 is not None:
         verify_sha256(path, sha256)
     return unpack(path) if is_archive(path) else path
@@ -78,7 +89,14 @@ def download(url: str, *, sha256: str | None = None, timeout: float = 60.0, hint
                 url, "offline mode is on (FINEHUB_OFFLINE or HF_HUB_OFFLINE) and it is not cached", hint=hint
             )
         with atomic_path(target) as tmp:
-            _stream(url, tmp, timeout=timeout, hint=hint)
+            transfer.download_to(
+                url,
+                tmp,
+                limits=settings.transfer_limits("download"),
+                what=url,
+                hint=hint,
+                read_timeout=timeout,
+            )
             actual = sha256_file(tmp)
             if sha256 is None:
                 log.warning(
@@ -99,7 +117,7 @@ def unpack(archive: Path) -> Path:
         if not target.exists():
             tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
             try:
-                safe_extract(archive, tmp)
+                safe_extract(archive, tmp, limits=settings.archive_limits(), allow_links=True)
                 os.replace(tmp, target)
             finally:
                 shutil.rmtree(tmp, ignore_errors=True)
@@ -121,15 +139,3 @@ def _as_local_path(source: str | Path) -> Path | None:
             "source", f"unsupported URL scheme in {source!r}; use http(s)://, file:// or a local path"
         )
     return Path(source).expanduser()
-
-
-def _stream(url: str, dest: Path, *, timeout: float, hint: str | None) -> None:
-    request = urllib.request.Request(url, headers={"User-Agent": "finehub"})
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response, open(dest, "wb") as out:
-            shutil.copyfileobj(response, out, 1 << 20)
-    except urllib.error.HTTPError as e:
-        raise OfflineError(url, f"the server answered HTTP {e.code} {e.reason}", hint=hint) from e
-    except (urllib.error.URLError, TimeoutError, ConnectionError, http.client.HTTPException) as e:
-        reason = getattr(e, "reason", None) or e
-        raise OfflineError(url, f"{reason} (timeout {timeout:g} s)", hint=hint) from e

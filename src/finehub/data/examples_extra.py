@@ -17,7 +17,7 @@ from typing import Any
 
 @dataclass(frozen=True)
 class ImageExample:
-    """``image``: anything :func:`finehub.data.images.load_image` accepts (path, PIL image,
+    """``image``: anything :func:`finehub.imaging.images.load_image` accepts (path, PIL image,
     H×W or H×W×3 uint8 array, bytes); ``label``: a class index, or None when unlabeled."""
 
     image: Any

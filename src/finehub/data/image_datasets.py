@@ -17,8 +17,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from finehub.data.dataset import SPLITS, Dataset, split_examples
-from finehub.data.datasets import _visible_dirs
 from finehub.data.examples_extra import ImageExample
+from finehub.data.readers import visible_dirs
 from finehub.errors import ConfigError, DataFormatError
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff")
@@ -40,7 +40,7 @@ def image_folder(
     folder = Path(path).expanduser()
     if not folder.is_dir():
         raise ConfigError("path", f"{str(folder)!r} is not a folder")
-    subdirs = _visible_dirs(folder)
+    subdirs = visible_dirs(folder)
     if not subdirs:
         raise DataFormatError(str(folder), "no class sub-folders (one per class, holding images)")
     if {d.name for d in subdirs} <= set(SPLITS):
@@ -79,7 +79,7 @@ def image_folder(
 
 def _read_classes(folder: Path) -> dict[str, list[Path]]:
     classes: dict[str, list[Path]] = {}
-    dirs = _visible_dirs(folder)
+    dirs = visible_dirs(folder)
     if not dirs:
         raise DataFormatError(str(folder), "no class sub-folders (one per class, holding images)")
     for class_dir in dirs:

@@ -10,17 +10,8 @@ import importlib
 from typing import Any
 
 _LAZY = {
-    "Task": "finehub.finetune.tasks",
-    "TextClassificationTask": "finehub.finetune.tasks",
-    "TextClassifierTask": "finehub.finetune.tasks",
-    "MultiLabelClassificationTask": "finehub.finetune.tasks.multilabel",
-    "MultiLabelClassifierTask": "finehub.finetune.tasks.multilabel",
-    "RegressionTask": "finehub.finetune.tasks.regression",
-    "SequenceLabelingTask": "finehub.finetune.tasks.sequence_labeling",
-    "SequenceLabelTask": "finehub.finetune.tasks.sequence_labeling",
-    "TextMatchingTask": "finehub.finetune.tasks.text_matching",
-    "ImageClassificationTask": "finehub.finetune.tasks.image_classification",
-    "ImageClassifierTask": "finehub.finetune.tasks.image_classification",
+    "Task": "finehub.finetune.tasks.base",
+    "task_kind": "finehub.finetune.kinds",
     "export_onnx": "finehub.finetune.onnx_export",
     "Strategy": "finehub.finetune.strategies",
     "AdamWeightDecay": "finehub.finetune.strategies",
@@ -35,13 +26,22 @@ _LAZY = {
     "TrainerControl": "finehub.finetune.callbacks",
 }
 
-__all__ = sorted(_LAZY)
-
 
 def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'finehub.finetune' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
+    if module is not None:
+        value = getattr(importlib.import_module(module), name)
+    else:  # task classes come from the task-kind registry
+        from finehub.finetune.kinds import public_classes
+
+        value = public_classes().get(name) if name.endswith("Task") else None
+        if value is None:
+            raise AttributeError(f"module 'finehub.finetune' has no attribute {name!r}")
     globals()[name] = value
     return value
+
+
+def __dir__() -> list[str]:
+    from finehub.finetune.kinds import public_classes
+
+    return sorted([*globals(), *_LAZY, *public_classes()])

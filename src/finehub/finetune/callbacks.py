@@ -22,50 +22,17 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from finehub._utils.fs import atomic_write_text
+from finehub.finetune.report import plot_curves, render_report
+from finehub.finetune.state import TrainerState  # re-exported: part of the callback API
 
-log = logging.getLogger("finehub.finetune")
+log = logging.getLogger(__name__)
 
 METRICS_FILE = "metrics.jsonl"
-
-
-@dataclass(frozen=True)
-class TrainerState:
-    """What callbacks see of a run; a fresh snapshot per event, so changing it changes nothing."""
-
-    run_dir: Path
-    step: int = 0
-    total_steps: int = 0
-    steps_per_epoch: int = 1
-    epoch: int = 0  # epoch of the last step taken (0-based)
-    main_metric: str = "accuracy"
-    greater_is_better: bool = True
-    # training log (updated every log_interval steps)
-    logged: bool = False
-    loss: float | None = None
-    lr: float | None = None
-    samples_per_s: float | None = None
-    # evaluation
-    eval_metrics: Mapping[str, Any] | None = None
-    best_metric: float | None = None
-    best_step: int | None = None
-    best_metrics: Mapping[str, Any] | None = None
-    evals_since_best: int = 0
-    test_metrics: Mapping[str, Any] | None = None
-    # bookkeeping
-    checkpoint: Path | None = None
-    resumed_from: int | None = None
-    finished: bool = False
-    stopped_early: bool = False
-    train_seconds: float = 0.0
-    samples_seen: int = 0
-    label_names: tuple[str, ...] = ()
-    config: Mapping[str, Any] = field(default_factory=dict)
-    run_info: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -246,8 +213,6 @@ class Curves(Callback):
         self.run_dir = run_dir
 
     def on_train_end(self, state: TrainerState, control: TrainerControl) -> None:
-        from finehub.finetune.report import plot_curves
-
         plot_curves(read_metrics(self.run_dir / METRICS_FILE), self.run_dir / "curves.png", state.main_metric)
 
 
@@ -258,8 +223,6 @@ class Report(Callback):
         self.path = run_dir / "report.md"
 
     def on_train_end(self, state: TrainerState, control: TrainerControl) -> None:
-        from finehub.finetune.report import render_report
-
         atomic_write_text(self.path, render_report(state))
 
 

@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import InitVar, asdict, dataclass, fields
 from typing import Any, Literal
 
 from finehub.errors import ConfigError
+from finehub.finetune.validation import check_bool, check_choice, check_number
 
 Precision = Literal["fp32", "bf16"]
 Device = Literal["auto", "cpu", "cuda"]
+MAX_SEED = 2**31 - 1  # numpy seeds must stay below 2**32 with a rank added
 
 
 @dataclass
@@ -28,7 +30,13 @@ class RunConfig:
     ``cpu_kernels`` trains on a CPU with finehub's faster dropout and attention kernels (same
     maths; see :mod:`finehub.nn.cpu_kernels`) and, in bf16, with bf16 copies of the transformers
     encoder and fp32 master weights instead of autocast alone (:mod:`finehub.finetune.bf16_shadow`);
-    false keeps the model's own kernels and autocast.
+    false keeps the model's own kernels and autocast. ``num_threads`` (None: torch's default) is
+    at most four per CPU of this machine; ``eval_batch_size`` defaults to twice ``batch_size``.
+    ``seed`` is from 0 to 2³¹-1.
+
+    PaddleHub's spellings are accepted: ``num_epoch`` for ``num_epochs``, and ``strategy``, kept
+    (outside the fields) for a task's own ``finetune_and_eval()``; ``Trainer`` takes its strategy
+    as an argument instead.
     """
 
     num_epochs: int = 3
@@ -49,21 +57,35 @@ class RunConfig:
     tensorboard: bool = True
     plots: bool = True
     cpu_kernels: bool = True
+    num_epoch: InitVar[int | None] = None
+    strategy: InitVar[Any] = None
 
-    def __post_init__(self) -> None:
-        positive = ("num_epochs", "batch_size", "eval_interval", "log_interval", "keep_checkpoints")
-        for name in positive:
-            _positive_int(name, getattr(self, name))
-        for name in ("save_ckpt_interval", "early_stopping", "num_threads", "max_steps", "eval_batch_size"):
-            if getattr(self, name) is not None:
-                _positive_int(name, getattr(self, name))
-        if not isinstance(self.seed, int) or isinstance(self.seed, bool):
-            raise ConfigError("seed", f"must be an integer, got {self.seed!r}")
-        _choice("precision", self.precision, ("fp32", "bf16"))
-        _choice("device", self.device, ("auto", "cpu", "cuda"))
+    def __post_init__(self, num_epoch: int | None, strategy: Any) -> None:
+        if num_epoch is not None:
+            if self.num_epochs not in (num_epoch, RunConfig.num_epochs):
+                raise ConfigError(
+                    "num_epoch",
+                    f"{num_epoch} conflicts with num_epochs={self.num_epochs}; give one of them",
+                )
+            self.num_epochs = num_epoch
+        self.strategy = strategy
+        for name in ("num_epochs", "batch_size", "eval_interval", "log_interval", "keep_checkpoints"):
+            check_number(name, getattr(self, name), integer=True, ge=1)
+        for name, unset in (
+            ("save_ckpt_interval", "eval_interval"),
+            ("early_stopping", "off"),
+            ("max_steps", "all epochs"),
+            ("eval_batch_size", "twice batch_size"),
+        ):
+            check_number(name, getattr(self, name), integer=True, ge=1, none=unset)
+        check_number(
+            "num_threads", self.num_threads, integer=True, ge=1, le=max_threads(), none="torch's default"
+        )
+        check_number("seed", self.seed, integer=True, ge=0, le=MAX_SEED)
+        check_choice("precision", self.precision, ("fp32", "bf16"))
+        check_choice("device", self.device, ("auto", "cpu", "cuda"))
         for name in ("progress", "tensorboard", "plots", "cpu_kernels"):
-            if not isinstance(getattr(self, name), bool):
-                raise ConfigError(name, f"must be true or false, got {getattr(self, name)!r}")
+            check_bool(name, getattr(self, name))
         if isinstance(self.checkpoint_dir, os.PathLike):
             self.checkpoint_dir = os.fspath(self.checkpoint_dir)
         if self.checkpoint_dir is None:
@@ -72,6 +94,8 @@ class RunConfig:
             raise ConfigError("checkpoint_dir", f"must be a folder path, got {self.checkpoint_dir!r}")
         if self.save_ckpt_interval is None:
             self.save_ckpt_interval = self.eval_interval
+        if self.eval_batch_size is None:
+            self.eval_batch_size = 2 * self.batch_size
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -81,11 +105,6 @@ class RunConfig:
         return [f.name for f in fields(cls)]
 
 
-def _positive_int(name: str, value: Any) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ConfigError(name, f"must be a positive integer, got {value!r}")
-
-
-def _choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
-    if value not in choices:
-        raise ConfigError(name, f"must be one of {list(choices)}, got {value!r}")
+def max_threads() -> int:
+    """The most ``num_threads`` a run may ask for: four per CPU; more only thrashes."""
+    return 4 * (os.cpu_count() or 1)

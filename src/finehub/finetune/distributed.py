@@ -4,7 +4,8 @@ Trainer needs.
 ``torchrun --nproc-per-node N`` sets ``RANK``, ``WORLD_SIZE`` and ``LOCAL_RANK``; with them the
 Trainer joins a process group (``nccl`` on GPUs, ``gloo`` on the CPU), and without them it runs
 as one process with no collective calls at all. Every process sees the same global batches and
-takes its slice of each (:func:`finehub.finetune.collate.shard`); rank 0 alone writes files.
+takes its slice of each (:func:`finehub.finetune.collate.shard`) and trains a
+:func:`data_parallel` wrapper of the model; rank 0 alone writes files.
 """
 
 from __future__ import annotations
@@ -119,6 +120,15 @@ def process_group(dist: Dist, device: torch.device) -> Iterator[torch.device]:
     finally:
         if created:
             td.destroy_process_group()
+
+
+def data_parallel(model: torch.nn.Module, device: torch.device) -> torch.nn.Module:
+    """``model`` wrapped for gradient synchronisation; parameters a forward pass leaves unused
+    (a pooler the head ignores, frozen layers) are allowed."""
+    from torch.nn.parallel import DistributedDataParallel
+
+    ids = [device] if device.type == "cuda" else None
+    return DistributedDataParallel(model, device_ids=ids, find_unused_parameters=True)
 
 
 def _device_id(device: torch.device) -> torch.device | None:

@@ -14,8 +14,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import finehub
 from finehub._utils.hashing import sha256_file
+from finehub._version import __version__
 from finehub.finetune.tasks.base import Task
 from finehub.hub.module import Asset, ModuleInfo
 
@@ -48,7 +48,7 @@ def export_folder(
             name=name,
             version=version,
             summary=summary or f"{fields['task']} model fine-tuned with finehub",
-            finehub=f">={finehub.__version__},<1",
+            finehub=f">={__version__},<1",
             assets=assets,
             config=config,
             **fields,

@@ -1,13 +1,22 @@
-"""Classification metrics from integer labels and predictions, in numpy (sklearn is not needed).
+"""The evaluation metrics every task reports, under the names reports, ``metrics.jsonl`` and autotune use.
 
-Averages are macro (every class weighs the same) and a class with no predicted or no true examples
-scores 0 for the undefined ratio, as ``sklearn.metrics`` does with ``zero_division=0``.
+Thin adapters over scikit-learn, scipy and seqeval, imported when a metric is computed so that
+``import finehub`` stays light. They fix what the libraries leave to the caller:
+
+- a ratio with nothing to divide by (a class never predicted, or never present) scores 0, and macro
+  averages weigh every class of ``range(num_classes)`` alike, present or not (``zero_division=0``);
+- AUC of a split holding one class only is NaN (callers leave it out of averages);
+- a correlation with a constant side, or over fewer than two points, is 0 rather than scipy's NaN:
+  a model that predicts one value then ranks below any that tracks the label;
+- entities are read as conlleval reads them (seqeval's default mode): an ``I-X`` or ``E-X`` that does
+  not continue an ``X`` entity starts one. That is the reading of the ``entities`` that predictions
+  return (``modules.text_tasks.tagging.spans``), so what is scored is what users get.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from finehub.errors import ConfigError
 
@@ -24,6 +33,10 @@ def higher_is_better(name: str) -> bool:
 
 def check_metric_names(names: Sequence[str], main_metric: str, known: Sequence[str]) -> tuple[str, ...]:
     """Validate a task's metric choice; the main metric must be computed or be the dev loss."""
+    if isinstance(names, str) or not isinstance(names, Sequence):
+        raise ConfigError("metrics", f"must be a list of metric names from {list(known)}, got {names!r}")
+    if not isinstance(main_metric, str):
+        raise ConfigError("main_metric", f"must be a metric name, got {main_metric!r}")
     unknown = [n for n in names if n not in known]
     if unknown:
         raise ConfigError("metrics", f"unknown metric(s) {unknown}; choose from {list(known)}")
@@ -34,32 +47,102 @@ def check_metric_names(names: Sequence[str], main_metric: str, known: Sequence[s
 
 def confusion_matrix(labels: np.ndarray, preds: np.ndarray, num_classes: int) -> np.ndarray:
     """Counts with rows = true class, columns = predicted class."""
-    import numpy as np
+    from sklearn import metrics
 
-    flat = np.asarray(labels, dtype=np.int64) * num_classes + np.asarray(preds, dtype=np.int64)
-    return np.bincount(flat, minlength=num_classes * num_classes).reshape(num_classes, num_classes)
-
-
-def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
-    import numpy as np
-
-    return np.divide(num, den, out=np.zeros(num.shape, dtype=np.float64), where=den > 0)
+    return metrics.confusion_matrix(labels, preds, labels=list(range(num_classes)))
 
 
 def classification_metrics(
     labels: np.ndarray, preds: np.ndarray, num_classes: int, names: Sequence[str] = CLASSIFICATION_METRICS
 ) -> dict[str, float]:
-    """The requested metrics; macro precision/recall/F1 average per-class values."""
-    cm = confusion_matrix(labels, preds, num_classes)
-    tp = cm.diagonal().astype("float64")
-    precision = _ratio(tp, cm.sum(axis=0))
-    recall = _ratio(tp, cm.sum(axis=1))
-    f1 = _ratio(2 * precision * recall, precision + recall)
-    total = cm.sum()
+    """The requested metrics of integer ``labels`` and ``preds``; precision, recall and F1 are macro."""
+    from sklearn import metrics
+
+    precision, recall, f1, _ = metrics.precision_recall_fscore_support(
+        labels, preds, labels=list(range(num_classes)), average="macro", zero_division=0
+    )
     values = {
-        "accuracy": float(tp.sum() / total) if total else 0.0,
-        "macro_f1": float(f1.mean()),
-        "precision": float(precision.mean()),
-        "recall": float(recall.mean()),
+        "accuracy": metrics.accuracy_score(labels, preds),
+        "macro_f1": f1,
+        "precision": precision,
+        "recall": recall,
     }
-    return {n: values[n] for n in names}
+    return {n: float(values[n]) for n in names}
+
+
+def f1_scores(labels: np.ndarray, preds: np.ndarray) -> tuple[float, float]:
+    """(micro, macro) F1 of multi-hot N×L ``labels`` and ``preds``."""
+    import numpy as np
+    from sklearn.metrics import f1_score
+
+    labels, preds = np.asarray(labels).astype(bool), np.asarray(preds).astype(bool)
+    if labels.shape[1] == 1:  # sklearn reads one column as binary targets (scoring both values), not one label
+        f1 = float(f1_score(labels[:, 0], preds[:, 0], zero_division=0))
+        return f1, f1
+    micro = f1_score(labels, preds, average="micro", zero_division=0)
+    macro = f1_score(labels, preds, average="macro", zero_division=0)
+    return float(micro), float(macro)
+
+
+def auc(labels: np.ndarray, scores: np.ndarray) -> float:
+    """Area under the ROC curve of binary ``labels`` (0/1) for ``scores``; NaN with one class."""
+    import numpy as np
+    from sklearn.metrics import roc_auc_score
+
+    labels = np.asarray(labels).astype(bool)
+    if labels.all() or not labels.any():
+        return float("nan")
+    return float(roc_auc_score(labels, np.asarray(scores, dtype=np.float64)))
+
+
+def pearson(x: np.ndarray, y: np.ndarray) -> float:
+    from scipy.stats import pearsonr
+
+    return _correlation(pearsonr, x, y)
+
+
+def spearman(x: np.ndarray, y: np.ndarray) -> float:
+    from scipy.stats import spearmanr
+
+    return _correlation(spearmanr, x, y)
+
+
+def _correlation(fn: Callable[..., Any], x: np.ndarray, y: np.ndarray) -> float:
+    import numpy as np
+
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    if len(x) < 2 or (x == x[0]).all() or (y == y[0]).all():
+        return 0.0
+    return float(fn(x, y).statistic)
+
+
+def rmse(pred: np.ndarray, target: np.ndarray) -> float:
+    import numpy as np
+    from sklearn.metrics import root_mean_squared_error
+
+    return float(root_mean_squared_error(np.asarray(target, np.float64), np.asarray(pred, np.float64)))
+
+
+def entity_scores(
+    true: Sequence[Sequence[str]], pred: Sequence[Sequence[str]]
+) -> dict[str, dict[str, float]]:
+    """Entity-level precision, recall and F1 of tag sequences (IOB2 or BIOES; an entity counts when
+    its type and both ends match): ``{"micro": {...}, "<TYPE>": {...}}`` with keys precision, recall,
+    f1, support. A tag that is not ``B-``, ``I-``, ``E-`` or ``S-`` and a type reads as ``O``."""
+    from seqeval.metrics.sequence_labeling import get_entities, precision_recall_fscore_support
+
+    from finehub.modules.text_tasks.tagging import split_tag
+
+    def entity_tags(seqs: Sequence[Sequence[str]]) -> list[list[str]]:  # seqeval wants lists of lists
+        return [[t if split_tag(t)[1] else "O" for t in s] for s in seqs]
+
+    true, pred = entity_tags(true), entity_tags(pred)
+
+    def scores(average: str | None) -> list[dict[str, float]]:
+        columns = precision_recall_fscore_support(true, pred, average=average, zero_division=0)
+        rows = zip(*columns, strict=True) if average is None else [columns]
+        keys = ("precision", "recall", "f1", "support")
+        return [{k: float(v) for k, v in zip(keys, row, strict=True)} for row in rows]
+
+    types = sorted({kind for tags in (true, pred) for kind, _, _ in get_entities(tags)})
+    return {"micro": scores("micro")[0], **dict(zip(types, scores(None), strict=True))}

@@ -38,24 +38,16 @@ from finehub._utils.lazy import require
 from finehub.errors import ConfigError, DatasetNotFoundError, ExportError
 
 if TYPE_CHECKING:
-    import numpy as np
     import torch
 
     from finehub.data.dataset import Dataset
+    from finehub.finetune.kinds import OnnxSpec, TaskKind
     from finehub.hub.module import ModuleBase
 
 log = logging.getLogger(__name__)
 
 QUANTIZE = ("int8",)
 ONNX_ENTRY = "finehub.modules.onnx_runtime:OnnxModule"
-SAMPLE_TEXTS = (
-    "The central bank raised interest rates by half a point on Tuesday.",
-    "A thrilling final: the home side scored twice in the last ten minutes.",
-    "新华社北京一月一日电，国家主席在人民大会堂发表新年讲话。",
-    "Short.",
-    "Critics praised the film's soundtrack, but the plot left audiences cold.",
-    "今天天气很好，我们去公园散步吧。",
-)
 
 
 @dataclass(frozen=True)
@@ -99,209 +91,35 @@ class OnnxExport:
 
 @dataclass(frozen=True)
 class _Graph:
-    """A module's network as ONNX sees it: inputs, outputs, axes, and the runtime settings."""
+    """A module's network as ONNX sees it: its kind's spec, the network and the runtime settings."""
 
-    kind: str
+    kind: TaskKind
+    spec: OnnxSpec
     net: torch.nn.Module
-    input_names: tuple[str, ...]
-    output_name: str
-    dynamic_axes: dict[str, dict[int, str]]
     settings: dict[str, Any]
 
 
-def _text_settings(module: Any) -> dict[str, Any]:
-    tok = module.tokenizer
-    config = module.info.config
-    return {
-        "max_seq_len": config["max_seq_len"],
-        "pad_id": tok.pad_token_id or 0,
-        "pad_token": tok.pad_token or "[PAD]",
-    }
-
-
 def _graph(module: ModuleBase) -> _Graph:
-    from finehub.modules.image_classifier import ImageClassifier
-    from finehub.modules.text_classifier import TextClassifier
-    from finehub.modules.text_tasks import (
-        MultiLabelTextClassifier,
-        SequenceLabeler,
-        TextMatcher,
-        TextRegressor,
-    )
+    """The module's kind (from module.json's ``task``) and its ONNX description."""
+    from finehub.finetune.kinds import find_kind, kind_names
 
-    text_inputs = ("input_ids", "attention_mask", "token_type_ids")
-    seq_axes = {n: {0: "batch", 1: "sequence"} for n in text_inputs}
-    cfg = dict(module.info.config)
-    if isinstance(module, TextClassifier):
-        return _Graph(
-            "text-classification",
-            module.net,
-            text_inputs,
-            "logits",
-            {**seq_axes, "logits": {0: "batch"}},
-            {**_text_settings(module), "label_names": cfg["label_names"]},
+    task = module.info.task
+    kind = find_kind(task)
+    if kind is None or kind.onnx is None or not isinstance(module, kind.module_class()):
+        raise ConfigError(
+            "module",
+            f"{module.info.name!r} ({type(module).__name__}, task {task!r}) cannot be exported to ONNX; export "
+            f"works for modules fine-tuned with finehub ({', '.join(kind_names())})",
         )
-    if isinstance(module, MultiLabelTextClassifier):
-        return _Graph(
-            "multilabel-classification",
-            module.net,
-            text_inputs,
-            "logits",
-            {**seq_axes, "logits": {0: "batch"}},
-            {**_text_settings(module), "label_names": cfg["label_names"], "threshold": cfg["threshold"]},
-        )
-    if isinstance(module, TextRegressor):
-        return _Graph(
-            "text-regression",
-            module.net,
-            text_inputs,
-            "value",
-            {**seq_axes, "value": {0: "batch"}},
-            _text_settings(module),
-        )
-    if isinstance(module, SequenceLabeler):
-        crf = module.net.crf
-        crf_scores = (
-            None
-            if crf is None
-            else {k: getattr(crf, k).detach().cpu().tolist() for k in ("start", "end", "transitions")}
-        )
-        return _Graph(
-            "sequence-labeling",
-            module.net,
-            text_inputs,
-            "scores",
-            {**seq_axes, "scores": {0: "batch", 1: "sequence"}},
-            {
-                **_text_settings(module),
-                "tag_names": cfg["tag_names"],
-                "char_level": cfg["char_level"],
-                "crf": crf_scores,
-            },
-        )
-    if isinstance(module, TextMatcher):
-        names = ("input_ids_a", "attention_mask_a", "input_ids_b", "attention_mask_b")
-        axes = {n: {0: "batch", 1: f"sequence_{n[-1]}"} for n in names}
-        return _Graph(
-            "text-matching",
-            module.net,
-            names,
-            "output",
-            {**axes, "output": {0: "batch"}},
-            {**_text_settings(module), "head": cfg["head"], "label_names": cfg["label_names"]},
-        )
-    if isinstance(module, ImageClassifier):
-        return _Graph(
-            "image-classification",
-            module.net,
-            ("pixel_values",),
-            "logits",
-            {"pixel_values": {0: "batch"}, "logits": {0: "batch"}},
-            {k: cfg[k] for k in ("label_names", "image_size", "resize", "mean", "std")},
-        )
-    raise ConfigError(
-        "module",
-        f"{module.info.name!r} ({type(module).__name__}) cannot be exported to ONNX; export works for "
-        "modules fine-tuned with finehub (text classification, multi-label, regression, sequence labelling, "
-        "text matching, image classification)",
-    )
+    return _Graph(kind, kind.onnx, module.net, {**kind.onnx.settings(module), "module": kind.module})
 
 
-# --- inputs: raw samples, prepared arrays, answers ------------------------------------------------------
-
-
-def _raw_input(kind: str, example: Any) -> Any:
-    """What a module's predict takes for one dataset example."""
-    if kind == "image-classification":
-        return example.image
-    if kind == "sequence-labeling":
-        return list(example.tokens)
-    if kind == "text-matching":
-        return [example.text_a, example.text_b]
-    return example.text_a if example.text_b is None else [example.text_a, example.text_b]
-
-
-def _fallback_inputs(kind: str) -> list[Any]:
-    import numpy as np
-
-    if kind == "image-classification":
-        rng = np.random.default_rng(0)
-        return [rng.integers(0, 256, (48 + 8 * i, 64, 3), dtype=np.uint8) for i in range(4)]
-    if kind == "sequence-labeling":
-        return [list(t) if not t.isascii() else t.split() for t in SAMPLE_TEXTS]
-    if kind == "text-matching":
-        return [[a, b] for a, b in zip(SAMPLE_TEXTS, SAMPLE_TEXTS[1:] + SAMPLE_TEXTS[:1], strict=True)]
-    return list(SAMPLE_TEXTS)
-
-
-def _prepared(runtime: Any, kind: str, inputs: Sequence[Any]) -> dict[str, np.ndarray]:
-    """The arrays the ONNX module feeds its graph for ``inputs`` (one batch)."""
-    from finehub.data.images import load_images
-    from finehub.modules.text_classifier import check_texts
-    from finehub.modules.text_tasks import check_pairs, check_token_inputs
-
-    if kind == "image-classification":
-        return runtime.image_feeds(load_images(list(inputs)))
-    if kind == "sequence-labeling":
-        return runtime.text_feeds(
-            check_token_inputs(list(inputs), char_level=runtime.spec["char_level"]), pretokenized=True
-        )[0]
-    if kind == "text-matching":
-        pairs = check_pairs(list(inputs))
-        return {
-            **runtime.text_feeds([a for a, _ in pairs], suffix="_a")[0],
-            **runtime.text_feeds([b for _, b in pairs], suffix="_b")[0],
-        }
-    return runtime.text_feeds(check_texts(list(inputs)))[0]
-
-
-def _answer(kind: str, result: Any) -> Any:
-    """The comparable essence of one result: a label, a label set, a tag list, a number."""
-    if kind == "multilabel-classification":
-        return tuple(result["labels"])
-    if kind == "sequence-labeling":
-        return tuple(result["tags"])
-    if kind == "text-regression":
-        return result["value"]
-    if "similarity" in result:
-        return result["similarity"]
-    return result["label"]
-
-
-def _agreement(kind: str, a: Sequence[Any], b: Sequence[Any]) -> float:
+def _agreement(spec: OnnxSpec, a: Sequence[Any], b: Sequence[Any]) -> float:
     same = 0
     for x, y in zip(a, b, strict=True):
-        x, y = _answer(kind, x), _answer(kind, y)
+        x, y = spec.answer(x), spec.answer(y)
         same += abs(x - y) <= 1e-3 * (1 + abs(x)) if isinstance(x, float) else x == y
     return same / max(len(a), 1)
-
-
-def _score(
-    kind: str, results: Sequence[Any], examples: Sequence[Any], label_names: Sequence[str]
-) -> tuple[str, float]:
-    """The task's headline metric of ``results`` against the examples' labels."""
-    import numpy as np
-
-    from finehub.finetune.tasks._metrics import f1_scores, rmse, spearman
-    from finehub.modules.text_tasks.tagging import entity_scores
-
-    if kind == "text-regression":
-        return "rmse", rmse([r["value"] for r in results], [e.label for e in examples])
-    if kind == "sequence-labeling":
-        true = [[label_names[t] for t in e.tags] for e in examples]
-        return "f1", entity_scores(true, [r["tags"] for r in results])["micro"]["f1"]
-    if kind == "multilabel-classification":
-        truth = np.zeros((len(examples), len(label_names)), dtype=bool)
-        pred = np.zeros_like(truth)
-        for i, (r, e) in enumerate(zip(results, examples, strict=True)):
-            truth[i, list(e.label)] = True
-            pred[i, [label_names.index(n) for n in r["labels"]]] = True
-        return "micro_f1", f1_scores(truth, pred)[0]
-    if results and "similarity" in results[0]:
-        return "spearman", spearman([r["similarity"] for r in results], [float(e.label) for e in examples])
-    return "accuracy", float(
-        np.mean([r["label"] == label_names[e.label] for r, e in zip(results, examples, strict=True)])
-    )
 
 
 # --- the export ---------------------------------------------------------------------------------------
@@ -323,9 +141,9 @@ def resolve_source(source: str | Path) -> Path:
             f"{str(path)!r} is neither a run folder (with best_model/) nor a module folder "
             "(with module.json)",
         )
-    import finehub
+    from finehub.hub.loader import Module
 
-    module = finehub.Module(str(source))
+    module = Module(str(source))
     if module.directory is None or not (module.directory / MANIFEST).is_file():
         raise ConfigError(
             "source", f"module {str(source)!r} has no folder with module.json; only fine-tuned modules export"
@@ -347,7 +165,7 @@ def export_onnx(
 ) -> OnnxExport:
     """Export ``source`` (run folder, module folder or module name) to an ONNX module folder
     (default: ``<run>/onnx``, or ``<module folder>-onnx``); see the module docstring."""
-    import finehub
+    from finehub.hub.loader import Module
 
     if quantize is not None and quantize not in QUANTIZE:
         raise ConfigError("quantize", f"must be one of {list(QUANTIZE)} or None, got {quantize!r}")
@@ -361,7 +179,7 @@ def export_onnx(
     require("onnx", extra="export", feature="ONNX export")
     require("onnxruntime", extra="export", feature="ONNX export")
     folder = resolve_source(source)
-    module = finehub.Module(str(folder))
+    module = Module(str(folder))
     graph = _graph(module)
     if output_dir is None:
         output_dir = (
@@ -369,9 +187,7 @@ def export_onnx(
         )
     output = Path(output_dir)
     examples, label_names = _examples(module, dataset, max_eval)
-    inputs = (
-        [_raw_input(graph.kind, e) for e in examples[:samples]] if examples else _fallback_inputs(graph.kind)
-    )
+    inputs = [graph.spec.sample(e) for e in examples[:samples]] if examples else graph.spec.fallback()
 
     output.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{output.name}.tmp-", dir=output.parent))
@@ -402,7 +218,7 @@ def export_onnx(
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
-    return OnnxExport(output, graph.kind, parity, quantization)
+    return OnnxExport(output, graph.kind.name, parity, quantization)
 
 
 def _examples(module: ModuleBase, dataset: Dataset | str | None, limit: int) -> tuple[list[Any], list[str]]:
@@ -441,17 +257,18 @@ def _write(
 
     from finehub.modules.onnx_runtime import MODEL_FILE, TOKENIZER_FILE, OnnxModule
 
-    if graph.kind != "image-classification":
+    if graph.spec.tokenizer:
         tokenizer = folder / TOKENIZER_FILE
         if not tokenizer.is_file():
             raise ExportError(
                 module.info.name, f"{tokenizer} is missing; only fast (tokenizer.json) tokenizers export"
             )
         shutil.copyfile(tokenizer, out / TOKENIZER_FILE)
+    spec = graph.spec
     settings = {
-        "kind": graph.kind,
-        "inputs": list(graph.input_names),
-        "output": graph.output_name,
+        "kind": graph.kind.name,
+        "inputs": list(spec.inputs),
+        "output": spec.output,
         "quantized": quantized,
         **graph.settings,
     }
@@ -459,10 +276,8 @@ def _write(
         shutil.copyfile(model, out / MODEL_FILE)
     else:
         _manifest(module, out, settings)
-        feeds = _prepared(
-            OnnxModule(directory=out), graph.kind, inputs[:4]
-        )  # the runtime's own preprocessing
-        args = tuple(torch.from_numpy(feeds[n]) for n in graph.input_names)
+        feeds = OnnxModule(directory=out).feeds(inputs[:4])  # the runtime's own preprocessing
+        args = tuple(torch.from_numpy(feeds[n]) for n in spec.inputs)
         with warnings.catch_warnings(), torch.no_grad():
             warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation and tracer warnings
             torch.onnx.export(
@@ -470,9 +285,9 @@ def _write(
                 args,
                 str(out / MODEL_FILE),
                 dynamo=False,
-                input_names=list(graph.input_names),
-                output_names=[graph.output_name],
-                dynamic_axes=graph.dynamic_axes,
+                input_names=list(spec.inputs),
+                output_names=[spec.output],
+                dynamic_axes={k: dict(v) for k, v in spec.axes.items()},
                 opset_version=opset,
             )
     _manifest(module, out, settings)
@@ -481,8 +296,8 @@ def _write(
 
 def _manifest(module: ModuleBase, out: Path, settings: dict[str, Any]) -> None:
     """module.json of the ONNX folder, pinning every file present by sha256."""
-    import finehub
     from finehub._utils.hashing import sha256_file
+    from finehub._version import __version__
     from finehub.hub.module import Asset, ModuleInfo
     from finehub.hub.store import MANIFEST, write_manifest
 
@@ -496,7 +311,7 @@ def _manifest(module: ModuleBase, out: Path, settings: dict[str, Any]) -> None:
             task=info.task,
             summary=f"{info.summary} (ONNX)",
             entry=ONNX_ENTRY,
-            finehub=f">={finehub.__version__},<1",
+            finehub=f">={__version__},<1",
             tags=(*info.tags, "onnx"),
             inputs={"inputs": "as the original module"},
             outputs=dict(info.outputs),
@@ -520,27 +335,33 @@ def _parity(module: ModuleBase, runtime: Any, graph: _Graph, inputs: Sequence[An
 
     diff = 0.0
     for start in range(0, len(inputs), 8):
-        feeds = _prepared(runtime, graph.kind, inputs[start : start + 8])
+        feeds = runtime.feeds(inputs[start : start + 8])
         with torch.inference_mode():
             expected = (
-                graph.net.eval()(*(torch.from_numpy(feeds[n]) for n in graph.input_names)).float().numpy()
+                graph.net.eval()(*(torch.from_numpy(feeds[n]) for n in graph.spec.inputs)).float().numpy()
             )
         got = runtime.raw_outputs(feeds)
         diff = max(diff, float(np.abs(got - expected).max()) if got.shape == expected.shape else float("inf"))
-    agreement = _agreement(graph.kind, module.predict(list(inputs)), runtime.predict(list(inputs)))
+    agreement = _agreement(graph.spec, module.predict(list(inputs)), runtime.predict(list(inputs)))
     return Parity(len(inputs), diff, agreement)
 
 
+class _FromOnnxruntime(logging.Filter):
+    """Drops the records onnxruntime's quantiser logs straight on the root logger (advice and
+    per-tensor notes), below ERROR; every other record and the root logger's level are untouched."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.ERROR or f"{Path('onnxruntime')}" not in record.pathname
+
+
 @contextlib.contextmanager
-def _quiet_root_logger() -> Iterator[None]:
-    """onnxruntime's quantiser logs advice and per-tensor notes on the root logger; keep errors only."""
-    root = logging.getLogger()
-    level = root.level
-    root.setLevel(logging.ERROR)
+def _quiet_quantiser() -> Iterator[None]:
+    root, quiet = logging.getLogger(), _FromOnnxruntime()
+    root.addFilter(quiet)
     try:
         yield
     finally:
-        root.setLevel(level)
+        root.removeFilter(quiet)
 
 
 def _quantize(
@@ -558,12 +379,12 @@ def _quantize(
 
     from finehub.modules.onnx_runtime import MODEL_FILE, OnnxModule
 
-    checked = [_raw_input(graph.kind, e) for e in examples] or list(inputs)
+    checked = [graph.spec.sample(e) for e in examples] or list(inputs)
     before = OnnxModule(directory=tmp).predict(checked)
     int8_model = tmp.parent / f"{tmp.name}.int8.onnx"
     float_bytes = (tmp / MODEL_FILE).stat().st_size
     try:
-        with warnings.catch_warnings(), _quiet_root_logger():
+        with warnings.catch_warnings(), _quiet_quantiser():
             warnings.simplefilter("ignore")
             quantize_dynamic(str(tmp / MODEL_FILE), str(int8_model), weight_type=QuantType.QInt8)
         after = _write(
@@ -573,14 +394,14 @@ def _quantize(
         int8_model.unlink(missing_ok=True)
     metric = float_value = int8_value = None
     if examples:
-        metric, float_value = _score(graph.kind, before, examples, label_names)
-        _, int8_value = _score(graph.kind, after, examples, label_names)
+        metric, float_value = graph.spec.score(before, examples, label_names)
+        _, int8_value = graph.spec.score(after, examples, label_names)
     result = Quantization(
         metric,
         float_value,
         int8_value,
         len(examples),
-        _agreement(graph.kind, before, after),
+        _agreement(graph.spec, before, after),
         float_bytes,
         (tmp / MODEL_FILE).stat().st_size,
     )

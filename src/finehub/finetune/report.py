@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from finehub._utils.fs import atomic_path
-
-if TYPE_CHECKING:
-    from finehub.finetune.callbacks import TrainerState
+from finehub.finetune.state import TrainerState
 
 
 def plot_curves(records: Sequence[Mapping[str, Any]], path: Path, main_metric: str) -> None:

@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import KW_ONLY, dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from finehub.errors import ConfigError
+from finehub.finetune.validation import check_bool, check_choice, check_number
 
 if TYPE_CHECKING:
     import torch
@@ -133,29 +133,21 @@ def _scheduler(optimizer: torch.optim.Optimizer, schedule: Callable[[int], float
     return torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
 
 
-def _check(field: str, ok: bool, problem: str) -> None:
-    if not ok:
-        raise ConfigError(field, problem)
-
-
 # --- strategies -----------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class Strategy(ABC):
-    """Base class: hyper-parameters plus ``build``. Subclasses validate in ``__post_init__``."""
+    """Base class: hyper-parameters plus ``build``. Subclasses validate in ``__post_init__``, with
+    :mod:`finehub.finetune.validation`, so a wrong type or value is a ConfigError naming the field."""
 
     learning_rate: float = 1e-4
     _: KW_ONLY
     max_grad_norm: float | None = 1.0
 
     def __post_init__(self) -> None:
-        _check("learning_rate", self.learning_rate > 0, f"must be > 0, got {self.learning_rate}")
-        _check(
-            "max_grad_norm",
-            self.max_grad_norm is None or self.max_grad_norm > 0,
-            f"must be > 0 or None (no clipping), got {self.max_grad_norm}",
-        )
+        check_number("learning_rate", self.learning_rate, gt=0)
+        check_number("max_grad_norm", self.max_grad_norm, gt=0, none="no clipping")
 
     @abstractmethod
     def build(self, model: nn.Module, *, total_steps: int, steps_per_epoch: int) -> Optimization:
@@ -179,12 +171,9 @@ class AdamWeightDecay(Strategy):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        p = self.warmup_proportion
-        _check("warmup_proportion", 0 <= p < 1, f"must be in [0, 1), got {p}")
-        _check("weight_decay", self.weight_decay >= 0, f"must be >= 0, got {self.weight_decay}")
-        _check(
-            "embedding_lr_scale", self.embedding_lr_scale > 0, f"must be > 0, got {self.embedding_lr_scale}"
-        )
+        check_number("warmup_proportion", self.warmup_proportion, ge=0, lt=1)
+        check_number("weight_decay", self.weight_decay, ge=0)
+        check_number("embedding_lr_scale", self.embedding_lr_scale, gt=0)
 
     def build(self, model: nn.Module, *, total_steps: int, steps_per_epoch: int) -> Optimization:
         import torch
@@ -216,9 +205,8 @@ class L2SP(Strategy):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        _check("coeff", self.coeff >= 0, f"must be >= 0, got {self.coeff}")
-        p = self.warmup_proportion
-        _check("warmup_proportion", 0 <= p < 1, f"must be in [0, 1), got {p}")
+        check_number("coeff", self.coeff, ge=0)
+        check_number("warmup_proportion", self.warmup_proportion, ge=0, lt=1)
 
     def build(self, model: nn.Module, *, total_steps: int, steps_per_epoch: int) -> Optimization:
         import torch
@@ -253,10 +241,11 @@ class ULMFiT(Strategy):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        _check("cut_fraction", 0 < self.cut_fraction < 1, f"must be in (0, 1), got {self.cut_fraction}")
-        _check("ratio", self.ratio >= 1, f"must be >= 1, got {self.ratio}")
-        _check("dis_factor", self.dis_factor >= 1, f"must be >= 1, got {self.dis_factor}")
-        _check("weight_decay", self.weight_decay >= 0, f"must be >= 0, got {self.weight_decay}")
+        check_number("cut_fraction", self.cut_fraction, gt=0, lt=1)
+        check_number("ratio", self.ratio, ge=1)
+        check_number("dis_factor", self.dis_factor, ge=1)
+        check_bool("gradual_unfreeze", self.gradual_unfreeze)
+        check_number("weight_decay", self.weight_decay, ge=0)
 
     def build(self, model: nn.Module, *, total_steps: int, steps_per_epoch: int) -> Optimization:
         import torch
@@ -293,10 +282,9 @@ class DefaultStrategy(Strategy):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        choices = ("adam", "adamw", "sgd")
-        _check("optimizer", self.optimizer in choices, f"must be one of {choices}, got {self.optimizer!r}")
-        _check("weight_decay", self.weight_decay >= 0, f"must be >= 0, got {self.weight_decay}")
-        _check("momentum", 0 <= self.momentum < 1, f"must be in [0, 1), got {self.momentum}")
+        check_choice("optimizer", self.optimizer, ("adam", "adamw", "sgd"))
+        check_number("weight_decay", self.weight_decay, ge=0)
+        check_number("momentum", self.momentum, ge=0, lt=1)
 
     def build(self, model: nn.Module, *, total_steps: int, steps_per_epoch: int) -> Optimization:
         import torch

@@ -2,28 +2,29 @@
 
 ``finetune_and_eval(dataset)``:
 
-1. setup      device, precision, threads, run folder; every split tokenised once; on a CPU,
-              finehub's dropout and attention kernels and, in bf16, a bf16 copy of the encoder
-              trained against fp32 master weights (``RunConfig.cpu_kernels``)
-2. init       the task's model (pretrained encoder + new head), or the latest checkpoint of
-              ``<run>/checkpoints/`` with its optimizer, scheduler, RNG and data position
-3. optimizer  the strategy builds optimizer, LR schedule and regulariser
-4. loop       length-bucketed batches; dev evaluation every ``eval_interval`` steps and after the
-              last one (a new best main metric writes ``best_model/``); checkpoint every
-              ``save_ckpt_interval`` steps and at the end
-5. test       the best model on the test split; callbacks write curves and the report
+1. setup      device, precision and distribution (a :class:`~finehub.finetune.step.StepRunner`),
+              every split tokenised once, the run folder
+2. init       the task's model (pretrained encoder + new head) and the strategy's optimizer, LR
+              schedule and regulariser; then the latest checkpoint of ``<run>/checkpoints/`` when
+              there is one: weights, optimizer, scheduler, RNG and data position
+3. loop       length-bucketed batches, one optimizer step each; dev evaluation every
+              ``eval_interval`` steps and after the last one (a new best main metric writes
+              ``best_model/``); checkpoint every ``save_ckpt_interval`` steps and at the end
+4. test       the best model on the test split; callbacks write curves and the report
 
 Everything around the loop (progress, metrics.jsonl, TensorBoard, early stopping, plots, report)
-is a callback.
+is a callback. How a step runs (autocast, finehub's CPU kernels and the bf16 encoder copy with
+fp32 master weights, DDP) is the StepRunner's business (:mod:`finehub.finetune.step`).
 
-Under ``torchrun --nproc-per-node N`` the same loop runs data-parallel (DistributedDataParallel;
-see :mod:`finehub.finetune.distributed`): ``batch_size`` stays the global batch, each process
-trains on its slice of every batch of the same order, and the gradient is that of the whole
-batch's mean loss, so steps, schedule and checkpoints are those of one process. Evaluation splits
-the batches over the processes and gathers them, giving every process the same metrics. Rank 0
-alone writes the run folder and runs the callbacks; the flags they set reach every process. The step at which a run stands fixes its epoch and its place in that epoch's batch
-order, and the checkpoint restores every RNG, so a killed run that is started again finishes with
-the same weights and metrics as one that never stopped.
+Under ``torchrun --nproc-per-node N`` the same loop runs data-parallel (see
+:mod:`finehub.finetune.distributed`): ``batch_size`` stays the global batch, each process trains
+on its slice of every batch of the same order, and the gradient is that of the whole batch's mean
+loss, so steps, schedule and checkpoints are those of one process. Evaluation splits the batches
+over the processes and gathers them, giving every process the same metrics. Rank 0 alone writes
+the run folder and runs the callbacks; the flags they set reach every process. The step at which
+a run stands fixes its epoch and its place in that epoch's batch order, and the checkpoint
+restores every RNG, so a killed run that is started again finishes with the same weights and
+metrics as one that never stopped.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ import math
 import re
 import shutil
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -49,7 +50,6 @@ from finehub.finetune.callbacks import (
     Report,
     TensorBoard,
     TrainerControl,
-    TrainerState,
     scalars,
 )
 from finehub.finetune.checkpoint import (
@@ -62,20 +62,22 @@ from finehub.finetune.checkpoint import (
     seed_everything,
     set_rng_state,
 )
-from finehub.finetune.collate import EncodedSplit, LengthBucketSampler, shard
+from finehub.finetune.collate import EncodedSplit, LengthBucketSampler
 from finehub.finetune.config import RunConfig
 from finehub.finetune.distributed import Dist, from_env, process_group
 from finehub.finetune.export import export_folder, install
-from finehub.finetune.strategies import Strategy
+from finehub.finetune.state import TrainerState
+from finehub.finetune.step import StepRunner
+from finehub.finetune.strategies import Optimization, Strategy
 from finehub.finetune.tasks.base import Task
-from finehub.modules._common import bf16_supported, pick_device
+from finehub.nn.device import pick_device
 
 if TYPE_CHECKING:
     import torch
 
     from finehub.data.dataset import Dataset, TextExample
 
-log = logging.getLogger("finehub.finetune")
+log = logging.getLogger(__name__)
 
 BEST_MODEL = "best_model"
 CHECKPOINTS = "checkpoints"
@@ -131,57 +133,38 @@ class Trainer:
         self.result: FinetuneResult | None = None
         self._dataset_name = ""
         self._dist = Dist()
+        self._runner: StepRunner | None = None  # the last run's device, precision and ranks
 
-    def finetune_and_eval(self, dataset: Dataset) -> FinetuneResult:
-        """Train, evaluate and test; data-parallel when started by ``torchrun`` (module docstring)."""
+    def finetune_and_eval(self, dataset: Dataset | str) -> FinetuneResult:
+        """Train, evaluate and test on ``dataset`` (a Dataset, or the name of a registered one);
+        data-parallel when started by ``torchrun`` (module docstring)."""
+        dataset = _as_dataset(dataset)
         self._dist = from_env()
-        with process_group(self._dist, _pick_device(self.config.device)) as device:
+        device = pick_device(None if self.config.device == "auto" else self.config.device)
+        with process_group(self._dist, device) as device:
             return self._finetune_and_eval(dataset, device)
 
     def _finetune_and_eval(self, dataset: Dataset, device: torch.device) -> FinetuneResult:
-        import torch
-
         cfg, task, run, dist = self.config, self.task, self.run_dir, self._dist
         started = time.perf_counter()
 
-        # --- setup: device, precision, threads, data (tokenised once) -------------------------
-        autocast, precision = _autocast(device, cfg.precision)
-        task.bind(dataset)
+        # --- setup: precision and distribution, data (tokenised once), run folder -------------
+        self._runner = runner = StepRunner(device, cfg.precision, dist)
         self._dataset_name = dataset.name
+        task.bind(dataset)
         train = task.encode(dataset.train, split="train")
         dev = task.encode(dataset.dev, split="dev") if "dev" in dataset else None
         test = task.encode(dataset.test, split="test") if "test" in dataset else None
         sampler = LengthBucketSampler(train.lengths, cfg.batch_size, seed=cfg.seed)
         steps_per_epoch = len(sampler)
         total_steps = min(cfg.num_epochs * steps_per_epoch, cfg.max_steps or 1 << 62)
-        eval_batch_size = cfg.eval_batch_size or 2 * cfg.batch_size
         if dist.is_main:
             run.mkdir(parents=True, exist_ok=True)
             _remove_leftovers(run)
 
-        # --- init: pretrained encoder + new head, then optimizer; or resume -------------------
+        # --- init: pretrained encoder + new head and the optimizer; or the latest checkpoint --
         model = task.model.to(device).train()
         opt = self.strategy.build(model, total_steps=total_steps, steps_per_epoch=steps_per_epoch)
-        state = TrainerState(
-            run_dir=run,
-            total_steps=total_steps,
-            steps_per_epoch=steps_per_epoch,
-            main_metric=task.main_metric,
-            greater_is_better=task.greater_is_better,
-            label_names=tuple(getattr(task, "label_names", ())),
-            config=cfg.to_dict(),
-            run_info={
-                "dataset": dataset.name,
-                "examples (train/dev/test)": "/".join(str(len(s)) if s else "-" for s in (train, dev, test)),
-                "task": repr(task),
-                "strategy": repr(self.strategy),
-                "device": str(device),
-                "precision": precision,
-                "threads": cfg.num_threads or torch.get_num_threads(),
-                "steps per epoch": steps_per_epoch,
-                **({"processes": dist.world_size} if dist.enabled else {}),
-            },
-        )
         identity = {
             "total_steps": total_steps,
             "steps_per_epoch": steps_per_epoch,
@@ -189,228 +172,60 @@ class Trainer:
             "batch_size": cfg.batch_size,
             "seed": cfg.seed,
         }
-        pending = (0.0, 0)  # loss sum and steps since the last training log, so logs survive a resume
-        ckpt_file = dist.broadcast(latest_checkpoint(run / CHECKPOINTS) if dist.is_main else None)
-        if ckpt_file is None:
-            seed_everything(cfg.seed + dist.rank)  # rank 0 draws as a single process would
-        else:
-            ckpt = load_checkpoint(ckpt_file)
-            _check_same_run(ckpt, ckpt_file, identity)
-            try:
-                model.load_state_dict(ckpt["model"])
-                opt.load_state_dict(ckpt["optimization"])
-            except (RuntimeError, ValueError, KeyError) as e:
-                raise CheckpointError(
-                    str(ckpt_file),
-                    f"does not fit this task's model or strategy ({e}). "
-                    "Use a new checkpoint_dir for a different setup.",
-                ) from e
-            ranks = ckpt.get("rng_ranks")  # every rank's RNG, when saved by as many processes
-            set_rng_state(ranks[dist.rank] if ranks and len(ranks) == dist.world_size else ckpt["rng"])
-            saved = {k: v for k, v in ckpt["trainer"].items() if k in TrainerState.__dataclass_fields__}
-            state = replace(state, **saved, resumed_from=saved["step"], checkpoint=ckpt_file)
-            pending = ckpt["trainer"]["pending_log"]
-            log.info("Resuming %s from step %d (%s)", run, state.step, ckpt_file)
-
-        control = TrainerControl()
-        callbacks = self._callbacks() if dist.is_main else []
-
-        def fire(event: str) -> None:
-            for cb in callbacks:
-                getattr(cb, event)(state, control)
-            if dist.enabled and event in ("on_step_end", "on_evaluate"):  # rank 0's decisions
-                control.stop, control.save, control.evaluate = dist.broadcast(
-                    (control.stop, control.save, control.evaluate)
-                )
-
-        def save(finished: bool) -> Path:
-            path = checkpoint_path(run / CHECKPOINTS, state.step)
-            rngs = dist.gather(rng_state())
-            pending_loss = dist.sum(loss_sum).item()
-            trainer_state = {
-                **identity,
-                "step": state.step,
-                "epoch": state.epoch,
-                # where the data stream stands: the next batch is data_position["batch"] of that
-                # epoch's order, which LengthBucketSampler derives from (seed, epoch) alone
-                "data_position": {
-                    "epoch": state.step // steps_per_epoch,
-                    "batch": state.step % steps_per_epoch,
-                },
-                "best_metric": state.best_metric,
-                "best_step": state.best_step,
-                "best_metrics": dict(state.best_metrics or {}),
-                "eval_metrics": dict(state.eval_metrics or {}),
-                "evals_since_best": state.evals_since_best,
-                "finished": finished,
-                "stopped_early": state.stopped_early,
-                "train_seconds": state.train_seconds,
-                "samples_seen": state.samples_seen,
-                "pending_log": (pending_loss, log_steps),
-            }
-            if dist.is_main:
-                save_checkpoint(
-                    path,
-                    {
-                        "model": model.state_dict(),
-                        "optimization": opt.state_dict(),
-                        "rng": rngs[0],
-                        **({"rng_ranks": rngs} if dist.enabled else {}),
-                        "trainer": trainer_state,
-                        "config": cfg.to_dict(),
-                    },
-                )
-                prune_checkpoints(run / CHECKPOINTS, cfg.keep_checkpoints)
-            return path
+        state = self._new_state(dataset, (train, dev, test), identity, runner)
+        state, pending = self._resume(state, model, opt, identity)
 
         # --- the loop ---------------------------------------------------------------------------
-        threads_before = torch.get_num_threads()
-        if cfg.num_threads:
-            torch.set_num_threads(cfg.num_threads)  # for this run only
-        shadow, train_model = None, model  # train_model: what the forward and backward passes run
-        kernels = contextlib.ExitStack()
-        if device.type == "cpu" and cfg.cpu_kernels:
-            from finehub.finetune.bf16_shadow import BF16Shadow
-            from finehub.nn.cpu_kernels import cpu_training_kernels
-
-            if precision == "bf16" and BF16Shadow.applies_to(model):
-                shadow = BF16Shadow(model)  # built after a resume's load, so it copies those weights
-                train_model = shadow.net
-            kernels.enter_context(cpu_training_kernels(train_model))
-        try:
-            fire("on_train_begin")
-            # a resumed log's loss sum lives on rank 0; each rank adds its share of every step
-            loss_sum = torch.tensor(pending[0] if dist.is_main else 0.0, device=device)
-            log_steps, log_samples, log_seconds = pending[1], 0, 0.0
-            net, trainable = train_model, None  # net: as trained (DDP-wrapped on several ranks)
+        events = _Events(self._callbacks() if dist.is_main else [], dist)
+        control = events.control
+        with contextlib.ExitStack() as cleanup:
+            cleanup.enter_context(_threads(cfg.num_threads))
+            cleanup.callback(events.close)
+            cleanup.enter_context(runner.training(model, opt, cpu_kernels=cfg.cpu_kernels))
+            events.fire("on_train_begin", state)
+            losses = _LossLog(pending, device, dist)
             while state.step < total_steps and not state.finished:
                 epoch, position = divmod(state.step, steps_per_epoch)
-                opt.on_epoch_start(epoch)
-                if shadow is not None:
-                    shadow.sync_trainable()
-                if dist.enabled and trainable != (
-                    now := tuple(p.requires_grad for p in train_model.parameters())
-                ):
-                    net = train_model  # drop the old wrapper: DDP syncs only what trains when it is made
-                    net, trainable = _data_parallel(train_model, device), now
+                runner.start_epoch(epoch)
                 for indices in sampler.iter_from(epoch, position):
                     t0 = time.perf_counter()
-                    if dist.enabled:
-                        local = shard(indices, dist.rank, dist.world_size)
-                        share = len(local) / len(indices)
-                        local = (
-                            local if len(local) else indices[:1]
-                        )  # a rank with no examples joins at weight 0
-                    else:
-                        local, share = indices, 1.0
-                    batch = {
-                        k: v.to(device, non_blocking=True) for k, v in task.collate(train, local).items()
-                    }
-                    labels = batch.pop("labels")
-                    with autocast():
-                        loss = task.loss(net(**batch), labels)
-                    loss = _backward(loss, share, opt.penalty, dist.world_size)
-                    if shadow is not None:
-                        shadow.grads_to_masters()
-                    if opt.max_grad_norm is not None:
-                        torch.nn.utils.clip_grad_norm_(model.parameters(), opt.max_grad_norm, foreach=True)
-                    opt.optimizer.step()
-                    if shadow is not None:
-                        shadow.weights_from_masters()
-                    opt.scheduler.step()
-                    opt.optimizer.zero_grad(set_to_none=True)
-                    loss_sum += loss.detach()  # no host sync here; .item() only at log steps
-                    step, seconds = state.step + 1, time.perf_counter() - t0
-                    log_steps, log_samples, log_seconds = (
-                        log_steps + 1,
-                        log_samples + len(indices),
-                        log_seconds + seconds,
-                    )
-                    logged = step % cfg.log_interval == 0 or step == total_steps
-                    state = replace(
-                        state,
-                        step=step,
-                        epoch=(step - 1) // steps_per_epoch,
-                        samples_seen=state.samples_seen + len(indices),
-                        train_seconds=state.train_seconds + seconds,
-                        logged=logged,
-                    )
-                    if logged:
-                        state = replace(
-                            state,
-                            loss=dist.sum(loss_sum).item() / log_steps,
-                            lr=opt.lr,
-                            samples_per_s=log_samples / max(log_seconds, 1e-9),
-                        )
-                        loss_sum.zero_()
-                        log_steps, log_samples, log_seconds = 0, 0, 0.0
-                    control.evaluate = step % cfg.eval_interval == 0 or step == total_steps
-                    control.save = step % cfg.save_ckpt_interval == 0  # type: ignore[operator]
-                    fire("on_step_end")
+                    loss = runner.step(task, train, indices)
+                    state = self._stepped(state, losses, loss, len(indices), time.perf_counter() - t0, opt.lr)
+                    control.evaluate = state.step % cfg.eval_interval == 0 or state.step == total_steps
+                    control.save = state.step % cfg.save_ckpt_interval == 0  # type: ignore[operator]
+                    events.fire("on_step_end", state)
                     control.evaluate = control.evaluate or control.stop  # a run always ends evaluated
 
                     if control.evaluate and dev is not None:
-                        metrics = evaluate(
-                            task, dev, batch_size=eval_batch_size, device=device, autocast=autocast, dist=dist
-                        )
-                        state = self._record_eval(state, metrics)
-                        fire("on_evaluate")
-                    if control.stop or step == total_steps:
-                        state = replace(state, finished=True, stopped_early=step < total_steps)
-                        if state.best_step is None:  # never evaluated: the final weights are the best model
-                            self._save_best(state)
-                            state = replace(state, best_step=step)
+                        state = self._record_eval(state, runner.evaluate(task, dev, cfg.eval_batch_size))
+                        events.fire("on_evaluate", state)
+                    if control.stop or state.step == total_steps:
+                        state = self._finish(state)
                     if control.save or state.finished:
-                        state = replace(state, checkpoint=save(state.finished))
-                        fire("on_save")
+                        state = replace(state, checkpoint=self._save(state, model, opt, losses, identity))
+                        events.fire("on_save", state)
                     if state.stopped_early:
-                        fire("on_early_stop")
+                        events.fire("on_early_stop", state)
                     control.evaluate = control.save = control.stop = False
                     if state.finished:
                         break
 
-            # --- test: the best model on held-out data ----------------------------------------
+            # --- test: the best model on held-out data --------------------------------------------
             dist.barrier()  # rank 0 has written best_model/
             task.load_weights(run / BEST_MODEL)
             if test is not None:
-                metrics = evaluate(
-                    task, test, batch_size=eval_batch_size, device=device, autocast=autocast, dist=dist
-                )
-                state = replace(state, test_metrics=metrics)
-            fire("on_train_end")
-        finally:
-            kernels.close()
-            for cb in callbacks:
-                cb.close()
-            torch.set_num_threads(threads_before)
+                state = replace(state, test_metrics=runner.evaluate(task, test, cfg.eval_batch_size))
+            events.fire("on_train_end", state)
 
-        self.result = FinetuneResult(
-            main_metric=task.main_metric,
-            best_dev_metrics=dict(state.best_metrics or {}),
-            best_step=state.best_step,
-            test_metrics=dict(state.test_metrics) if state.test_metrics is not None else None,
-            run_dir=run,
-            best_model_dir=run / BEST_MODEL,
-            checkpoint=state.checkpoint,
-            steps=state.step,
-            total_steps=total_steps,
-            stopped_early=state.stopped_early,
-            resumed_from=state.resumed_from,
-            train_seconds=state.train_seconds,
-            total_seconds=time.perf_counter() - started,
-            train_samples_per_s=state.samples_seen / state.train_seconds if state.train_seconds else 0.0,
-            device=str(device),
-            precision=precision,
-        )
+        self.result = self._result(state, runner, time.perf_counter() - started)
         return self.result
 
     def evaluate(self, examples: Sequence[TextExample]) -> dict[str, Any]:
-        """The task's metrics (and mean loss) of the current weights on ``examples``."""
-        device = next(self.task.model.parameters()).device
-        autocast, _ = _autocast(device, self.config.precision)
+        """The task's metrics (and mean loss) of the current weights on ``examples``, in the
+        precision of the last run (before any: the config's, on the model's device)."""
+        runner = self._runner or StepRunner(next(self.task.model.parameters()).device, self.config.precision)
         split = self.task.encode(examples, split="eval")
-        batch_size = self.config.eval_batch_size or 2 * self.config.batch_size
-        return evaluate(self.task, split, batch_size=batch_size, device=device, autocast=autocast)
+        return runner.evaluate(self.task, split, self.config.eval_batch_size, alone=True)
 
     def export(
         self,
@@ -448,6 +263,168 @@ class Trainer:
             callbacks.append(ProgressBar())
         return callbacks
 
+    def _new_state(
+        self,
+        dataset: Dataset,
+        splits: tuple[EncodedSplit | None, ...],
+        identity: dict[str, Any],
+        runner: StepRunner,
+    ) -> TrainerState:
+        import torch
+
+        cfg, task, dist = self.config, self.task, self._dist
+        return TrainerState(
+            run_dir=self.run_dir,
+            total_steps=identity["total_steps"],
+            steps_per_epoch=identity["steps_per_epoch"],
+            main_metric=task.main_metric,
+            greater_is_better=task.greater_is_better,
+            label_names=tuple(getattr(task, "label_names", ())),
+            config=cfg.to_dict(),
+            run_info={
+                "dataset": dataset.name,
+                "examples (train/dev/test)": "/".join(str(len(s)) if s else "-" for s in splits),
+                "task": repr(task),
+                "strategy": repr(self.strategy),
+                "device": str(runner.device),
+                "precision": runner.precision,
+                "threads": cfg.num_threads or torch.get_num_threads(),
+                "steps per epoch": identity["steps_per_epoch"],
+                **({"processes": dist.world_size} if dist.enabled else {}),
+            },
+        )
+
+    def _resume(
+        self, state: TrainerState, model: torch.nn.Module, opt: Optimization, identity: dict[str, Any]
+    ) -> tuple[TrainerState, tuple[float, int]]:
+        """Load the latest checkpoint into ``model`` and ``opt`` and restore its RNG, or seed a
+        fresh run; returns the state and the training log pending at the checkpoint."""
+        cfg, dist = self.config, self._dist
+        ckpt_file = dist.broadcast(latest_checkpoint(self.run_dir / CHECKPOINTS) if dist.is_main else None)
+        if ckpt_file is None:
+            seed_everything(cfg.seed + dist.rank)  # rank 0 draws as a single process would
+            return state, (0.0, 0)
+        ckpt = load_checkpoint(ckpt_file)
+        _check_same_run(ckpt, ckpt_file, identity)
+        try:
+            model.load_state_dict(ckpt["model"])
+            opt.load_state_dict(ckpt["optimization"])
+        except (RuntimeError, ValueError, KeyError) as e:
+            raise CheckpointError(
+                str(ckpt_file),
+                f"does not fit this task's model or strategy ({e}). "
+                "Use a new checkpoint_dir for a different setup.",
+            ) from e
+        ranks = ckpt.get("rng_ranks")  # every rank's RNG, when saved by as many processes
+        set_rng_state(ranks[dist.rank] if ranks and len(ranks) == dist.world_size else ckpt["rng"])
+        saved = {k: v for k, v in ckpt["trainer"].items() if k in TrainerState.__dataclass_fields__}
+        log.info("Resuming %s from step %d (%s)", self.run_dir, saved["step"], ckpt_file)
+        state = replace(state, **saved, resumed_from=saved["step"], checkpoint=ckpt_file)
+        return state, ckpt["trainer"]["pending_log"]
+
+    def _stepped(
+        self,
+        state: TrainerState,
+        losses: _LossLog,
+        loss: torch.Tensor,
+        samples: int,
+        seconds: float,
+        lr: float,
+    ) -> TrainerState:
+        """The state after one more step; every ``log_interval`` steps and at the last, with the
+        log's loss, learning rate and speed."""
+        losses.add(loss, samples, seconds)
+        step = state.step + 1
+        logged = step % self.config.log_interval == 0 or step == state.total_steps
+        state = replace(
+            state,
+            step=step,
+            epoch=(step - 1) // state.steps_per_epoch,
+            samples_seen=state.samples_seen + samples,
+            train_seconds=state.train_seconds + seconds,
+            logged=logged,
+        )
+        if not logged:
+            return state
+        mean_loss, samples_per_s = losses.flush()
+        return replace(state, loss=mean_loss, lr=lr, samples_per_s=samples_per_s)
+
+    def _finish(self, state: TrainerState) -> TrainerState:
+        """The state of a run ending at this step; a run never evaluated keeps its final weights
+        as the best model."""
+        state = replace(state, finished=True, stopped_early=state.step < state.total_steps)
+        if state.best_step is None:
+            self._save_best(state)
+            state = replace(state, best_step=state.step)
+        return state
+
+    def _save(
+        self,
+        state: TrainerState,
+        model: torch.nn.Module,
+        opt: Optimization,
+        losses: _LossLog,
+        identity: dict[str, Any],
+    ) -> Path:
+        """Write this step's checkpoint (rank 0; every rank takes part in gathering the RNGs and
+        the pending log) and return its path."""
+        dist, folder = self._dist, self.run_dir / CHECKPOINTS
+        path = checkpoint_path(folder, state.step)
+        rngs = dist.gather(rng_state())
+        trainer_state = {
+            **identity,
+            "step": state.step,
+            "epoch": state.epoch,
+            # where the data stream stands: the next batch is data_position["batch"] of that
+            # epoch's order, which LengthBucketSampler derives from (seed, epoch) alone
+            "data_position": {
+                "epoch": state.step // state.steps_per_epoch,
+                "batch": state.step % state.steps_per_epoch,
+            },
+            "best_metric": state.best_metric,
+            "best_step": state.best_step,
+            "best_metrics": dict(state.best_metrics or {}),
+            "eval_metrics": dict(state.eval_metrics or {}),
+            "evals_since_best": state.evals_since_best,
+            "finished": state.finished,
+            "stopped_early": state.stopped_early,
+            "train_seconds": state.train_seconds,
+            "samples_seen": state.samples_seen,
+            "pending_log": losses.pending(),
+        }
+        if dist.is_main:
+            ckpt = {
+                "model": model.state_dict(),
+                "optimization": opt.state_dict(),
+                "rng": rngs[0],
+                **({"rng_ranks": rngs} if dist.enabled else {}),
+                "trainer": trainer_state,
+                "config": self.config.to_dict(),
+            }
+            save_checkpoint(path, ckpt)
+            prune_checkpoints(folder, self.config.keep_checkpoints)
+        return path
+
+    def _result(self, state: TrainerState, runner: StepRunner, total_seconds: float) -> FinetuneResult:
+        return FinetuneResult(
+            main_metric=self.task.main_metric,
+            best_dev_metrics=dict(state.best_metrics or {}),
+            best_step=state.best_step,
+            test_metrics=dict(state.test_metrics) if state.test_metrics is not None else None,
+            run_dir=self.run_dir,
+            best_model_dir=self.run_dir / BEST_MODEL,
+            checkpoint=state.checkpoint,
+            steps=state.step,
+            total_steps=state.total_steps,
+            stopped_early=state.stopped_early,
+            resumed_from=state.resumed_from,
+            train_seconds=state.train_seconds,
+            total_seconds=total_seconds,
+            train_samples_per_s=state.samples_seen / state.train_seconds if state.train_seconds else 0.0,
+            device=str(runner.device),
+            precision=runner.precision,
+        )
+
     def _record_eval(self, state: TrainerState, metrics: dict[str, Any]) -> TrainerState:
         """The state after a dev evaluation; a new best main metric also writes ``best_model/``.
         A NaN main metric (a diverged run) is never the best."""
@@ -484,94 +461,86 @@ class Trainer:
         return out
 
 
-def evaluate(
-    task: Task,
-    split: EncodedSplit,
-    *,
-    batch_size: int,
-    device: torch.device,
-    autocast: Callable[[], Any],
-    dist: Dist | None = None,
-) -> dict[str, Any]:
-    """Mean loss and the task's metrics over ``split``; the model's train/eval mode is restored.
+class _LossLog:
+    """Loss, samples and seconds since the last training log. The loss sum stays a tensor on the
+    device, so a step needs no host sync; a resumed log's sum lives on rank 0 and every rank adds
+    its share of each step."""
 
-    With several ranks each runs every ``world_size``-th batch and all gather the results in
-    batch order, so every rank gets the metrics one process computes, bit for bit."""
-    import numpy as np
+    def __init__(self, pending: tuple[float, int], device: torch.device, dist: Dist) -> None:
+        import torch
+
+        self._dist = dist
+        self.loss = torch.tensor(pending[0] if dist.is_main else 0.0, device=device)
+        self.steps, self.samples, self.seconds = pending[1], 0, 0.0
+
+    def add(self, loss: torch.Tensor, samples: int, seconds: float) -> None:
+        self.loss += loss
+        self.steps, self.samples, self.seconds = (
+            self.steps + 1,
+            self.samples + samples,
+            self.seconds + seconds,
+        )
+
+    def flush(self) -> tuple[float, float]:
+        """The mean loss over the log's steps (all ranks) and its samples/s; starts a new log."""
+        mean, rate = self._dist.sum(self.loss).item() / self.steps, self.samples / max(self.seconds, 1e-9)
+        self.loss.zero_()
+        self.steps, self.samples, self.seconds = 0, 0, 0.0
+        return mean, rate
+
+    def pending(self) -> tuple[float, int]:
+        """What a checkpoint keeps of the log, so logs survive a resume (a collective call)."""
+        return self._dist.sum(self.loss).item(), self.steps
+
+
+class _Events:
+    """Fires callback events (rank 0's callbacks) and shares the control flags they set with
+    every rank."""
+
+    def __init__(self, callbacks: list[Callback], dist: Dist) -> None:
+        self.callbacks, self.dist, self.control = callbacks, dist, TrainerControl()
+
+    def fire(self, event: str, state: TrainerState) -> None:
+        for cb in self.callbacks:
+            getattr(cb, event)(state, self.control)
+        if self.dist.enabled and event in ("on_step_end", "on_evaluate"):  # rank 0's decisions
+            c = self.control
+            c.stop, c.save, c.evaluate = self.dist.broadcast((c.stop, c.save, c.evaluate))
+
+    def close(self) -> None:
+        for cb in self.callbacks:
+            cb.close()
+
+
+@contextlib.contextmanager
+def _threads(num_threads: int | None) -> Iterator[None]:
+    """torch's intra-op threads set to ``num_threads`` (when given) for this run only."""
     import torch
 
-    dist = dist or Dist()
-    model = task.model
-    was_training = model.training
-    model.eval()
-    batches = LengthBucketSampler(split.lengths, batch_size, shuffle=False).epoch_batches(0)
-    results = []  # (outputs, loss * batch size) of each batch this rank runs
+    before = torch.get_num_threads()
+    if num_threads:
+        torch.set_num_threads(num_threads)
     try:
-        with torch.inference_mode():
-            for indices in batches[dist.rank :: dist.world_size]:
-                batch = {k: v.to(device, non_blocking=True) for k, v in task.collate(split, indices).items()}
-                labels = batch.pop("labels")
-                with autocast():
-                    out = model(**batch).float()
-                results.append((out.cpu(), task.loss(out, labels) * len(indices)))
+        yield
     finally:
-        model.train(was_training)
-    if dist.enabled:
-        ranks = dist.gather([(out, loss.cpu()) for out, loss in results])
-        results = [ranks[i % dist.world_size][i // dist.world_size] for i in range(len(batches))]
-    loss_sum = torch.zeros((), device=results[0][1].device)
-    for _, loss in results:
-        loss_sum += loss
-    restore = np.argsort(np.concatenate(batches))
-    all_outputs = torch.cat([out for out, _ in results])[torch.from_numpy(restore)]
-    return {"loss": loss_sum.item() / len(split), **task.compute_metrics(all_outputs, split.labels)}
+        torch.set_num_threads(before)
 
 
-def _backward(
-    loss: torch.Tensor, share: float, penalty: Callable[[], torch.Tensor] | None, world_size: int
-) -> torch.Tensor:
-    """Backpropagate one step's loss and return it (regulariser included) for logging.
+def _as_dataset(dataset: Any) -> Dataset:
+    """``dataset`` itself, or the registered dataset of that name."""
+    from finehub.data.dataset import Dataset
 
-    On ``world_size`` ranks ``loss`` is the mean over this rank's ``share`` of the batch: scaled
-    by ``share * world_size``, DDP's gradient average becomes the gradient of the whole batch's
-    mean, and the logged values of all ranks sum to the batch's loss. The regulariser is the same
-    on every rank, so its gradient is added after DDP's synchronisation, unscaled."""
-    if world_size == 1:
-        if penalty is not None:
-            loss = loss + penalty()
-        loss.backward()
-        return loss
-    loss = loss * share
-    (loss * world_size).backward()
-    if penalty is not None:
-        reg = penalty()
-        reg.backward()
-        loss = loss + reg.detach() / world_size
-    return loss
+    if isinstance(dataset, Dataset):
+        return dataset
+    if isinstance(dataset, str):
+        from finehub.data import datasets
 
-
-def _data_parallel(model: torch.nn.Module, device: torch.device) -> torch.nn.Module:
-    """``model`` wrapped for gradient synchronisation; parameters a forward pass leaves unused
-    (a pooler the head ignores, frozen layers) are allowed."""
-    from torch.nn.parallel import DistributedDataParallel
-
-    ids = [device] if device.type == "cuda" else None
-    return DistributedDataParallel(model, device_ids=ids, find_unused_parameters=True)
-
-
-def _pick_device(device: str) -> torch.device:
-    return pick_device(None if device == "auto" else device)
-
-
-def _autocast(device: torch.device, precision: str) -> tuple[Callable[[], Any], str]:
-    """A context factory for the forward pass, and the precision it really gives."""
-    import torch
-
-    if precision == "bf16":
-        if bf16_supported(device):
-            return (lambda: torch.autocast(device.type, dtype=torch.bfloat16)), "bf16"
-        log.warning("This %s has no native bfloat16 support; training in fp32 instead", device.type.upper())
-    return contextlib.nullcontext, "fp32"
+        return datasets.load(dataset)
+    raise ConfigError(
+        "dataset",
+        f"expected a finehub Dataset or the name of a registered one, got {type(dataset).__name__}; "
+        "pass finehub.datasets.load(NAME), from_csv(...), from_folder(...) or a name such as 'bbc-news'",
+    )
 
 
 def _check_same_run(ckpt: dict[str, Any], path: Path, identity: dict[str, Any]) -> None:

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from finehub.errors import ConfigError, DataFormatError
+from finehub.finetune.kinds import get_kind
 
 if TYPE_CHECKING:
     from finehub.data.dataset import Dataset
@@ -32,21 +33,6 @@ if TYPE_CHECKING:
     from finehub.finetune.trainer import FinetuneResult, Trainer
 
 SECTIONS = ("dataset", "module", "task", "strategy", "config", "export")
-TASK_TYPES = {  # YAML task.type -> "module:class" in finehub.finetune.tasks (PaddleHub names too)
-    "text-classification": "text_classification:TextClassificationTask",
-    "TextClassificationTask": "text_classification:TextClassificationTask",
-    "TextClassifierTask": "text_classification:TextClassificationTask",
-    "multilabel-classification": "multilabel:MultiLabelClassificationTask",
-    "MultiLabelClassifierTask": "multilabel:MultiLabelClassificationTask",
-    "regression": "regression:RegressionTask",
-    "RegressionTask": "regression:RegressionTask",
-    "sequence-labeling": "sequence_labeling:SequenceLabelingTask",
-    "SequenceLabelTask": "sequence_labeling:SequenceLabelingTask",
-    "text-matching": "text_matching:TextMatchingTask",
-    "TextMatchingTask": "text_matching:TextMatchingTask",
-    "image-classification": "image_classification:ImageClassificationTask",
-    "ImageClassifierTask": "image_classification:ImageClassificationTask",
-}
 
 
 @dataclass
@@ -118,11 +104,10 @@ def build_job(data: Mapping[str, Any]) -> FinetuneJob:
         _known("export", export, ("name", "version", "output_dir"))
         export = {k: str(v) for k, v in export.items()}
     task_cfg = _section(data, "task")
-    if task_cfg.get("type", "text-classification") not in TASK_TYPES:
-        raise ConfigError("task.type", f"unknown task {task_cfg['type']!r}; choose from {sorted(TASK_TYPES)}")
+    kind = get_kind(task_cfg.get("type", "text-classification"))
 
     dataset = _dataset(_section(data, "dataset"))
-    task = _task(task_cfg, _module(data["module"]), dataset)
+    task = _task(kind.task, task_cfg, _module(data["module"]), dataset)
     return FinetuneJob(dataset, task, strategy, config, export)
 
 
@@ -151,13 +136,9 @@ def _module(cfg: Any) -> Any:
     raise ConfigError("module", "must be a module name (minilm-l6), a folder, or a mapping with a name")
 
 
-def _task(cfg: Mapping[str, Any], module: Any, dataset: Dataset) -> Task:
-    import importlib
-
+def _task(cls: type[Task], cfg: Mapping[str, Any], module: Any, dataset: Dataset) -> Task:
     args = dict(cfg)
-    kind = args.pop("type", "text-classification")
-    file, _, name = TASK_TYPES[kind].partition(":")
-    cls = getattr(importlib.import_module(f"finehub.finetune.tasks.{file}"), name)
+    args.pop("type", None)
     if args.pop("extend_vocab", False):
         args["extend_vocab_from"] = dataset.train
     accepted = inspect.signature(cls).parameters

@@ -15,6 +15,13 @@ index's own URL, so a folder served over HTTP or read through ``file://`` works)
 repository (``source: hf://org/repo@revision``) loaded with ``entry``. finehub always reads the
 index bundled with the package (built-ins and well-known encoders) and, when configured, one remote
 index (``FINEHUB_INDEX_URL`` or ``finehub config set index_url URL``).
+
+Every field is checked before it is used: names and versions with :mod:`finehub.hub.names`, a
+``sha256`` as 64 hex characters (it names a file in the download cache), URLs by scheme (an index
+read over HTTP may not point at ``file://`` paths). A malformed entry raises
+:class:`~finehub.errors.InvalidIndexError` naming the index and the entry. Fetching an index is
+bounded in size and time by the ``index_max_bytes`` and ``index_timeout`` settings
+(:mod:`finehub.hub.settings`).
 """
 
 from __future__ import annotations
@@ -22,22 +29,21 @@ from __future__ import annotations
 import json
 import logging
 import os
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from finehub._utils import paths
-from finehub.errors import InvalidManifestError, OfflineError
-from finehub.hub import settings
+from finehub._utils import paths, transfer
+from finehub._utils.hashing import check_sha256
+from finehub.errors import InvalidIndexError, InvalidManifestError, OfflineError
+from finehub.hub import names, settings
 
 log = logging.getLogger(__name__)
 
-TIMEOUT_S = 10.0
+TIMEOUT_S = 10.0  # longest wait for any data; the whole fetch is bounded by the index_timeout setting
 BUNDLED = "bundled"
 
 
@@ -76,41 +82,101 @@ class Index:
 def parse_index(data: Any, location: str) -> Index:
     """Validate an index document; ``location`` resolves relative archive URLs and names errors."""
     if not isinstance(data, dict) or data.get("format") != 1 or not isinstance(data.get("modules"), list):
-        raise InvalidManifestError(location, 'an index must be {"format": 1, "modules": [...]}')
+        raise InvalidIndexError(location, "the document", 'an index must be {"format": 1, "modules": [...]}')
     out: list[IndexVersion] = []
     for i, mod in enumerate(data["modules"]):
-        where = f"{location} modules[{i}]"
-        if not isinstance(mod, dict) or "name" not in mod or not isinstance(mod.get("versions"), list):
-            raise InvalidManifestError(where, "each module needs 'name' and a 'versions' list")
+        where = f"modules[{i}]"
+        if not isinstance(mod, dict) or not isinstance(mod.get("versions"), list):
+            raise InvalidIndexError(
+                location, where, "each module must be an object with 'name' and a 'versions' list"
+            )
+        where = f"modules[{i}] {mod.get('name')!r}"
+        _check(location, where, names.check_name, mod.get("name"))
+        about = {key: _field(location, where, mod, key, str, "") for key in ("summary", "task")}
+        tags = _field(location, where, mod, "tags", list, [])
+        if not all(isinstance(t, str) for t in tags):
+            raise InvalidIndexError(location, where, "'tags' must be a list of strings")
         for j, ver in enumerate(mod["versions"]):
-            vwhere = f"{where} versions[{j}]"
-            if "version" not in ver:
-                raise InvalidManifestError(vwhere, "missing 'version'")
-            has_archive, has_source = "url" in ver, "source" in ver
-            if has_archive == has_source:
-                raise InvalidManifestError(
-                    vwhere, "give exactly one of 'url' (with 'sha256') or 'source' (hf://...)"
-                )
-            if has_archive and not ver.get("sha256"):
-                raise InvalidManifestError(vwhere, "an archive 'url' needs its 'sha256'")
-            url = urllib.parse.urljoin(location, ver["url"]) if has_archive else None
             out.append(
-                IndexVersion(
-                    name=mod["name"],
-                    version=str(ver["version"]),
-                    url=url,
-                    sha256=ver.get("sha256"),
-                    source=ver.get("source"),
-                    entry=ver.get("entry", ""),
-                    config=dict(ver.get("config", {})),
-                    finehub=ver.get("finehub", ""),
-                    summary=mod.get("summary", ""),
-                    task=mod.get("task", ""),
-                    tags=tuple(mod.get("tags", ())),
-                    index=location,
-                )
+                _parse_version(ver, location, f"{where} versions[{j}]", mod["name"], about, tuple(tags))
             )
     return Index(location, out)
+
+
+def _parse_version(
+    ver: Any, location: str, where: str, name: str, about: dict[str, str], tags: tuple[str, ...]
+) -> IndexVersion:
+    if not isinstance(ver, dict):
+        raise InvalidIndexError(location, where, f"a version must be an object, not {ver!r}")
+    version = _check(location, where, names.check_version, ver.get("version"))
+    has_archive, has_source = "url" in ver, "source" in ver
+    if has_archive == has_source:
+        raise InvalidIndexError(
+            location, where, "give exactly one of 'url' (with 'sha256') or 'source' (hf://...)"
+        )
+    url = sha256 = source = None
+    if has_archive:
+        sha256 = _check(location, where, check_sha256, ver.get("sha256"))
+        url = urllib.parse.urljoin(location, _field(location, where, ver, "url", str, ""))
+        _check(location, where, check_url, url, index=location)
+    else:
+        source = _field(location, where, ver, "source", str, "")
+        if not source.startswith("hf://"):
+            raise InvalidIndexError(location, where, f"'source' {source!r} must be hf://org/repo[@revision]")
+    entry = _field(location, where, ver, "entry", str, "")
+    if entry:
+        _check(location, where, names.check_entry_form, entry)
+    finehub = _field(location, where, ver, "finehub", str, "")
+    if finehub:
+        from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
+        try:
+            SpecifierSet(finehub)
+        except InvalidSpecifier as e:
+            raise InvalidIndexError(location, where, f"'finehub' {finehub!r} is not a version range") from e
+    return IndexVersion(
+        name=name,
+        version=version,
+        url=url,
+        sha256=sha256,
+        source=source,
+        entry=entry,
+        config=dict(_field(location, where, ver, "config", dict, {})),
+        finehub=finehub,
+        summary=about["summary"],
+        task=about["task"],
+        tags=tags,
+        index=location,
+    )
+
+
+def _field(location: str, where: str, obj: dict[str, Any], key: str, kind: type, default: Any) -> Any:
+    value = obj.get(key, default)
+    if not isinstance(value, kind):
+        raise InvalidIndexError(location, where, f"{key!r} must be a {kind.__name__}, not {value!r}")
+    return value
+
+
+def _check(location: str, where: str, check: Any, value: Any, **kwargs: Any) -> Any:
+    """Run a field check, re-raising its error as InvalidIndexError naming the index and entry."""
+    try:
+        return check(value, where=where, **kwargs)
+    except InvalidManifestError as e:
+        raise InvalidIndexError(location, where, e.problem) from e
+
+
+def check_url(url: str, *, where: str, index: str = "") -> str:
+    """``url`` if finehub may fetch it: file://, http:// or https://, and no file:// from a remote index."""
+    scheme = urllib.parse.urlparse(url).scheme
+    if scheme not in transfer.SCHEMES:
+        raise InvalidManifestError(
+            where, f"unsupported URL scheme {scheme!r} in {url!r}; use file://, http:// or https://"
+        )
+    if scheme == "file" and urllib.parse.urlparse(index).scheme in ("http", "https"):
+        raise InvalidManifestError(
+            where, f"{url!r} is a local file, but the index was fetched over the network"
+        )
+    return url
 
 
 def bundled_index() -> Index:
@@ -128,8 +194,13 @@ def configured_index_url() -> str | None:
 
 def fetch_index(url: str) -> Index:
     """Read and parse the index at ``url`` (``file://``, ``http(s)://`` or a plain path)."""
-    data = json.loads(fetch_bytes(url, what=f"the module index at {url}"))
-    return parse_index(data, to_url(url))
+    location = to_url(url)
+    data = fetch_bytes(location, what=f"the module index at {location}")
+    try:
+        document = json.loads(data)
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise InvalidIndexError(location, "the document", f"not valid JSON ({e})") from e
+    return parse_index(document, location)
 
 
 def indexes(*, remote: bool = True) -> Iterator[Index | OfflineError]:
@@ -152,32 +223,10 @@ def to_url(location: str) -> str:
 
 
 def fetch_bytes(url: str, *, what: str) -> bytes:
-    """GET a URL with a timeout; every failure to reach it becomes OfflineError."""
-    return b"".join(iter_url(url, what=what))
-
-
-def download_to(url: str, dest: Path, *, what: str) -> None:
-    """Stream ``url`` into ``dest`` (a path the caller owns, e.g. a temp file), with a timeout."""
-    with open(dest, "wb") as out:
-        for chunk in iter_url(url, what=what):
-            out.write(chunk)
-
-
-def iter_url(url: str, *, what: str) -> Iterator[bytes]:
-    """Chunks of a URL's body. Network failures (only those) are translated to OfflineError."""
+    """GET a URL within the index limits (size and overall deadline); an unreachable one raises OfflineError."""
     url = to_url(url)
-    scheme = urllib.parse.urlparse(url).scheme
-    if scheme not in ("file", "http", "https"):
-        raise InvalidManifestError(
-            url, f"unsupported URL scheme {scheme!r}; use file://, http:// or https://"
-        )
-    if scheme != "file" and paths.offline():
+    check_url(url, where=what)
+    if not url.startswith("file:") and paths.offline():
         raise OfflineError(what, "offline mode is on (FINEHUB_OFFLINE=1)")
-    try:
-        with urllib.request.urlopen(url, timeout=TIMEOUT_S) as resp:  # noqa: S310 - scheme checked above
-            while chunk := resp.read(1 << 20):
-                yield chunk
-    except urllib.error.HTTPError as e:
-        raise OfflineError(what, f"HTTP {e.code} {e.reason}") from e
-    except (urllib.error.URLError, TimeoutError, OSError) as e:
-        raise OfflineError(what, str(getattr(e, "reason", e)) or type(e).__name__) from e
+    limits = settings.transfer_limits("index")
+    return b"".join(transfer.iter_url(url, limits=limits, what=what, read_timeout=TIMEOUT_S))

@@ -12,17 +12,22 @@ Lifecycle: the loader (``finehub.hub.loader``) resolves a name to a class and a 
 ``info.finehub`` against the running finehub, verifies the assets' sha256, then calls
 ``cls(directory=folder, **init_args)``. ``predict`` forwards to the runnable method, so every
 module answers the same uniform call.
+
+Init args flow down the class chain: each ``__init__`` takes the keyword arguments it knows and
+passes the rest on with ``super().__init__(directory=directory, **init_args)``. Whatever reaches
+:class:`ModuleBase` no class accepted, so it is refused there, naming what would have been accepted.
 """
 
 from __future__ import annotations
 
+import difflib
 import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
-from finehub.errors import FinehubError, InvalidManifestError
+from finehub.errors import ConfigError, InvalidManifestError
 
 F = TypeVar("F", bound=Callable[..., Any])
 C = TypeVar("C", bound=type)
@@ -62,17 +67,12 @@ class ModuleInfo:
 
     def __post_init__(self) -> None:
         from packaging.specifiers import InvalidSpecifier, SpecifierSet
-        from packaging.version import InvalidVersion, Version
+
+        from finehub.hub.names import check_name, check_version
 
         where = f"module {self.name!r}"
-        if not self.name or not all(c.isalnum() or c in "-_." for c in self.name):
-            raise InvalidManifestError(
-                where, "name must be non-empty and use only letters, digits, '-', '_', '.'"
-            )
-        try:
-            Version(self.version)
-        except InvalidVersion as e:
-            raise InvalidManifestError(where, f"version {self.version!r} is not a PEP 440 version") from e
+        check_name(self.name, where=where)
+        check_version(self.version, where=where)
         if self.finehub:
             try:
                 SpecifierSet(self.finehub)
@@ -164,9 +164,10 @@ class ModuleBase:
 
     info: ClassVar[ModuleInfo]
 
-    def __init__(self, *, directory: str | Path | None = None, **init_args: Any) -> None:
+    def __init__(self, *, directory: str | Path | None = None, **unknown: Any) -> None:
+        if unknown:
+            raise _unknown_init_args(type(self), sorted(unknown))
         self.directory = Path(directory) if directory is not None else None
-        self.init_args = init_args
 
     @property
     def name(self) -> str:
@@ -182,8 +183,9 @@ class ModuleBase:
         for attr, member in inspect.getmembers(cls, inspect.isfunction):
             if hasattr(member, _RUNNABLE):
                 return attr, getattr(member, _RUNNABLE)
-        raise FinehubError(
-            f"Module {cls.info.name!r} declares no @runnable method, so it cannot be run or predicted."
+        raise InvalidManifestError(
+            f"module {cls.info.name!r}",
+            "no method is marked @runnable, so it cannot be run or predicted; mark the one taking the inputs",
         )
 
     @classmethod
@@ -202,7 +204,42 @@ class ModuleBase:
 
     def backbone(self) -> Any:
         """The ``nn.Module`` and preprocessing that fine-tuning builds on (fine-tunable modules only)."""
-        raise FinehubError(f"Module {self.info.name!r} cannot be fine-tuned: it provides no backbone().")
+        raise ConfigError(
+            "module",
+            f"{self.info.name!r} cannot be fine-tuned: it provides no backbone(); "
+            "pick an encoder module such as 'minilm-l6'",
+        )
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.info.name}=={self.info.version}>"
+
+
+def init_arg_names(cls: type[ModuleBase]) -> list[str]:
+    """The keyword arguments ``cls`` accepts besides ``directory``: those named by the ``__init__``
+    of every class from ``cls`` down to :class:`ModuleBase`."""
+    mro = cls.__mro__
+    names: set[str] = set()
+    for klass in mro[: mro.index(ModuleBase)]:
+        init = klass.__dict__.get("__init__")
+        if init is None:
+            continue
+        names.update(
+            p.name
+            for p in list(inspect.signature(init).parameters.values())[1:]
+            if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name != "directory"
+        )
+    return sorted(names)
+
+
+def _unknown_init_args(cls: type[ModuleBase], unknown: list[str]) -> ConfigError:
+    accepted = init_arg_names(cls)
+    info = getattr(cls, "info", None)
+    label = f"module {info.name!r}" if isinstance(info, ModuleInfo) else cls.__qualname__
+    them = "it" if len(unknown) == 1 else "them"
+    near = [m for u in unknown for m in difflib.get_close_matches(u, accepted, n=1)]
+    hint = f" Did you mean {', '.join(near)}?" if near else ""
+    return ConfigError(
+        f"init_args {', '.join(map(repr, unknown))} of {label}",
+        f"{cls.__qualname__} does not accept {them}; it accepts: {', '.join(accepted) or 'no init_args'}."
+        f"{hint} Remove or rename {them}.",
+    )

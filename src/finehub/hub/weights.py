@@ -1,7 +1,10 @@
 """Loading weights without pickle.
 
-Runtime loading reads safetensors only. Pickle files (``.pt``, ``.pth``, ``.bin``, ``.ckpt``,
-``.pkl``) are refused unless the caller passes ``allow_pickle=True``. Trusted packages that ship
+Runtime loading reads safetensors only. Pickle files are refused unless the caller passes
+``allow_pickle=True``; :func:`is_pickle` knows them by name (``.pt``, ``.pth``, ``.pth.tar``,
+``.bin``, ``.ckpt``, ``.pkl``, ``.pickle``, ``.joblib``, in any case) and by content (a raw pickle
+of protocol 2 to 5, or a zip holding ``*.pkl`` as ``torch.save`` writes), so renaming one does not
+get it past the check. Trusted packages that ship
 pickles are handled once by :func:`convert_pinned_pickle`: the source file's sha256 must match the
 value pinned in the module's metadata, then the tensors are written as safetensors under
 ``FINEHUB_HOME/converted/`` and every later load reads that file.
@@ -9,13 +12,15 @@ value pinned in the module's metadata, then the tensors are written as safetenso
 
 from __future__ import annotations
 
+import json
 import logging
+import zipfile
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 from finehub._utils import paths
 from finehub._utils.fs import atomic_path, file_lock
-from finehub._utils.hashing import verify_sha256
+from finehub._utils.hashing import check_sha256, verify_sha256
 from finehub.errors import PickleRefusedError
 
 if TYPE_CHECKING:
@@ -23,17 +28,44 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-PICKLE_SUFFIXES = frozenset({".pt", ".pth", ".bin", ".ckpt", ".pkl", ".pickle"})
+PICKLE_SUFFIXES = frozenset({".pt", ".pth", ".bin", ".ckpt", ".pkl", ".pickle", ".joblib"})
+_ZIP_MAGIC = b"PK\x03\x04"
+_SAFETENSORS_MAX_HEADER = 100 << 20  # the format's own limit
+
+
+def is_pickle(path: str | Path) -> bool:
+    """True when ``path`` is a pickle by its name (any case, ``.pth.tar`` included) or its content."""
+    path = Path(path)
+    suffixes = [s.lower() for s in path.suffixes]
+    if (suffixes and suffixes[-1] in PICKLE_SUFFIXES) or suffixes[-2:] == [".pth", ".tar"]:
+        return True
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(8)
+            if head.startswith(_ZIP_MAGIC):
+                with zipfile.ZipFile(fh) as zf:
+                    return any(n.lower().endswith(".pkl") for n in zf.namelist())
+            return len(head) >= 2 and head[0] == 0x80 and 2 <= head[1] <= 5 and not _is_safetensors(fh, head)
+    except (OSError, zipfile.BadZipFile):
+        return False
+
+
+def _is_safetensors(fh: BinaryIO, head: bytes) -> bool:
+    """A safetensors file starts with its JSON header's length (8 bytes, little endian), which can
+    look like pickle's protocol opcode; it is one when that header parses."""
+    size = int.from_bytes(head, "little")
+    if len(head) < 8 or not 2 <= size <= _SAFETENSORS_MAX_HEADER:
+        return False
+    try:
+        return isinstance(json.loads(fh.read(size)), dict)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return False
 
 
 def load_state_dict(path: str | Path, *, allow_pickle: bool = False) -> dict[str, torch.Tensor]:
     """Tensors of a safetensors file; a pickle file only with ``allow_pickle=True``."""
     path = Path(path)
-    if path.suffix == ".safetensors":
-        from safetensors.torch import load_file
-
-        return load_file(str(path))
-    if path.suffix in PICKLE_SUFFIXES or _looks_like_pickle(path):
+    if is_pickle(path):
         if not allow_pickle:
             raise PickleRefusedError(str(path))
         import torch
@@ -41,6 +73,10 @@ def load_state_dict(path: str | Path, *, allow_pickle: bool = False) -> dict[str
         log.warning("Loading pickle-based weights from %s because allow_pickle=True was passed", path)
         obj = torch.load(str(path), map_location="cpu", weights_only=True)
         return _as_state_dict(obj, path)
+    if path.suffix.lower() == ".safetensors":
+        from safetensors.torch import load_file
+
+        return load_file(str(path))
     raise PickleRefusedError(str(path))
 
 
@@ -51,6 +87,7 @@ def convert_pinned_pickle(src: str | Path, sha256: str, *, key: str) -> Path:
     ``sha256``; ``torch.load(weights_only=True)`` restricts the unpickler to tensors and containers.
     """
     src = Path(src)
+    sha256 = check_sha256(sha256, where=f"the pinned weights of {key}")
     dest = paths.converted_dir() / key / f"{sha256[:16]}.safetensors"
     if dest.exists():
         return dest
@@ -77,13 +114,3 @@ def _as_state_dict(obj: object, path: Path) -> dict[str, torch.Tensor]:
     if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
         raise PickleRefusedError(f"{path} (it holds a {type(obj).__name__}, not a tensor dict)")
     return dict(obj)
-
-
-def _looks_like_pickle(path: Path) -> bool:
-    """Zip-based torch files and raw pickles both start with recognisable magic bytes."""
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(2)
-    except OSError:
-        return False
-    return head in (b"PK", b"\x80\x02", b"\x80\x03", b"\x80\x04", b"\x80\x05")

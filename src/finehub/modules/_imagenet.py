@@ -19,10 +19,11 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from finehub.data.images import ImageLike, load_images
 from finehub.errors import DataFormatError, MissingDependencyError, ModuleInputError
 from finehub.hub.module import ModuleBase, runnable, serving
-from finehub.modules._common import check_batch_size, package_asset_path, pick_device, verify_once
+from finehub.imaging.images import ImageLike, load_images
+from finehub.modules._common import check_batch_size, package_asset_path, verify_once
+from finehub.nn.device import pick_device
 
 if TYPE_CHECKING:
     import numpy as np
@@ -73,7 +74,7 @@ class ImageNetClassifier(ModuleBase):
         self, *, directory: str | Path | None = None, device: str | None = None, **init_args: Any
     ) -> None:
         super().__init__(directory=directory, **init_args)
-        from finehub.data.transforms import eval_transform, rgb_triple
+        from finehub.imaging.transforms import eval_transform, rgb_triple
 
         self.device = pick_device(device)
         config = self.info.config
@@ -89,11 +90,11 @@ class ImageNetClassifier(ModuleBase):
 
     def _load_weights(self) -> dict[str, torch.Tensor]:
         """The pinned weight file as tensors; a pickle is converted once to safetensors, never unpickled again."""
-        from finehub.hub.weights import PICKLE_SUFFIXES, convert_pinned_pickle, load_state_dict
+        from finehub.hub.weights import convert_pinned_pickle, is_pickle, load_state_dict
 
         asset = self.info.assets[0]
         src = package_asset_path(asset, module=self.name, install=self.weights_install)
-        if src.suffix in PICKLE_SUFFIXES:
+        if is_pickle(src):
             return load_state_dict(
                 convert_pinned_pickle(src, asset.sha256, key=f"{self.name}/{self.version}")
             )

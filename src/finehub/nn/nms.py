@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Literal
 
+from finehub.errors import ConfigError
+
 if TYPE_CHECKING:
     import torch
 
@@ -101,4 +103,4 @@ def batched_nms(
 
 def _check_mode(mode: str) -> None:
     if mode not in ("union", "min"):
-        raise ValueError(f"NMS mode must be 'union' or 'min', got {mode!r}")
+        raise ConfigError("mode", f"NMS overlap mode must be 'union' or 'min', got {mode!r}")

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-import torch
+from finehub.errors import ConfigError
+
+if TYPE_CHECKING:
+    import torch
 
 TextPooling = Literal["mean", "cls"]
 POOLINGS: tuple[str, ...] = ("mean", "cls")
@@ -33,4 +36,4 @@ def pool_tokens(hidden: torch.Tensor, attention_mask: torch.Tensor, mode: TextPo
         return mean_pool(hidden, attention_mask)
     if mode == "cls":
         return cls_pool(hidden)
-    raise ValueError(f"pooling must be one of {POOLINGS}, got {mode!r}")
+    raise ConfigError("pooling", f"must be one of {', '.join(POOLINGS)}, got {mode!r}")

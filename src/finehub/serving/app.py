@@ -26,13 +26,14 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from finehub.errors import FinehubError, ServingConfigError
 from finehub.serving import schemas
 from finehub.serving.batcher import MicroBatcher
 from finehub.serving.config import ModuleServingConfig, ServingConfig
-from finehub.serving.limits import BodyLimitMiddleware
-from finehub.serving.metrics import CONTENT_TYPE, ServingMetrics
+from finehub.serving.limits import MAX_DEPTH, BodyLimitMiddleware, check_arguments
+from finehub.serving.metrics import ServingMetrics
 
 if TYPE_CHECKING:
     from finehub.hub.module import ModuleBase
@@ -42,7 +43,7 @@ log = logging.getLogger(__name__)
 _ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     code: {"model": schemas.Envelope, "description": text}
     for code, text in {
-        400: "body is not a JSON object (112)",
+        400: "body is not a JSON object, or nests too deeply (112)",
         404: "no such module (111)",
         413: "body or input list too large (114)",
         422: "invalid argument (113), or the module rejected the input (101)",
@@ -51,6 +52,11 @@ _ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         504: "timed out (115)",
     }.items()
 }
+
+
+_TOO_DEEP = f"the body nests too deeply to parse; arguments nest at most {MAX_DEPTH} levels"
+# FastAPI's own errors (body unparsable, no such route, wrong HTTP method), in the envelope.
+_HTTP_CODES = {400: schemas.BAD_BODY, 404: schemas.NOT_FOUND, 405: schemas.NOT_FOUND, 413: schemas.TOO_LARGE}
 
 
 @dataclass
@@ -150,7 +156,7 @@ def _loader(name: str, cfg: ModuleServingConfig) -> Callable[[], ModuleBase]:
 
 async def _load_all(app: FastAPI, state: _State) -> None:
     for name in state.loaders:
-        state.metrics.module_ready.set(name, value=0)
+        state.metrics.module_ready.labels(name).set(0)
     for name, load in list(state.loaders.items()):
         try:
             module = await asyncio.to_thread(load)
@@ -187,7 +193,7 @@ def _register(app: FastAPI, state: _State, name: str, module: ModuleBase) -> Non
             exclude=spec.exclude,
         )
         batcher = MicroBatcher(
-            _jsonable_call(getattr(module, method_name)),
+            _jsonable_call(getattr(module, method_name), state.config.max_image_pixels),
             batch_arg=spec.batch,
             executor=executor,
             max_batch_size=state.config.max_batch_size,
@@ -207,7 +213,7 @@ def _register(app: FastAPI, state: _State, name: str, module: ModuleBase) -> Non
     for method_name, m in methods.items():
         _add_typed_route(app, state, name, method_name, m.schema)
     app.openapi_schema = None  # regenerate with the new routes
-    state.metrics.module_ready.set(name, value=1)
+    state.metrics.module_ready.labels(name).set(1)
     log.info("Serving module %r (%s) with methods %s", name, module.info.version, sorted(methods))
 
 
@@ -222,17 +228,22 @@ def _default_method(module: ModuleBase, specs: Mapping[str, Any]) -> str | None:
     return next(iter(specs)) if len(specs) == 1 else None
 
 
-def _jsonable_call(method: Callable[..., Any]) -> Callable[..., Any]:
+def _jsonable_call(method: Callable[..., Any], max_pixels: int) -> Callable[..., Any]:
+    """``method`` answering JSON, decoding images of at most ``max_pixels`` and never reading a path
+    (on the inference thread)."""
+    from finehub._utils.limits import max_image_pixels, no_file_paths
+
     def call(**kwargs: Any) -> Any:
-        return schemas.to_jsonable(method(**kwargs))
+        with max_image_pixels(max_pixels), no_file_paths():
+            return schemas.to_jsonable(method(**kwargs))
 
     return call
 
 
 def _batch_observer(metrics: ServingMetrics, module: str, method: str) -> Callable[[int, int], None]:
     def observe(requests: int, items: int) -> None:
-        metrics.batch_requests.observe(module, method, value=requests)
-        metrics.batch_items.observe(module, method, value=items)
+        metrics.batch_requests.labels(module, method).observe(requests)
+        metrics.batch_items.labels(module, method).observe(items)
 
     return observe
 
@@ -251,18 +262,21 @@ def _answer(
     results: Any = None,
 ) -> JSONResponse:
     metrics = state.metrics
-    metrics.requests.inc(module, method, str(http))
-    metrics.latency.observe(module, method, value=time.perf_counter() - started)
+    metrics.requests.labels(module, method, str(http)).inc()
+    metrics.latency.labels(module, method).observe(time.perf_counter() - started)
     if status != schemas.OK:
-        metrics.errors.inc(module, status)
+        metrics.errors.labels(module, status).inc()
     return JSONResponse(schemas.envelope(status, msg, results), status_code=http)
 
 
-def _validation_message(errors: list[Any]) -> tuple[int, str, str]:
+def _validation_message(
+    errors: list[Any], schema: schemas.MethodSchema | None = None
+) -> tuple[int, str, str]:
     """(HTTP status, code, message naming the field) for pydantic errors of a request body.
 
     A value matching no member of a union (``str | list[str]``) yields one error per member, each
-    located under a member tag; those are reported together under the field's name."""
+    located under a member tag; those are reported together under the field's name. A parameter
+    the method excludes from HTTP (``schema.excluded``) is refused saying why."""
     located = [([p for p in e.get("loc", ()) if p != "body"], e) for e in errors]
     loc, first = located[0]
     kind = first.get("type", "")
@@ -281,6 +295,8 @@ def _validation_message(errors: list[Any]) -> tuple[int, str, str]:
             ),
         )
     if kind == "extra_forbidden":
+        if schema is not None and loc[0] in schema.excluded:
+            return 422, schemas.INVALID_ARGUMENT, schemas.not_over_http(str(loc[0]))
         return 422, schemas.INVALID_ARGUMENT, f"{loc[0]}: unknown argument"
     union = len(located) > 1 and all(len(l_) > 1 and l_[0] == loc[0] for l_, _ in located)
     if union:
@@ -297,7 +313,11 @@ def _error_text(error: Any) -> str:
 
 async def _infer(state: _State, name: str, method: str, body: BaseModel, started: float) -> JSONResponse:
     target = state.served[name].methods[method]
-    kwargs = {**target.predict_args, **{k: getattr(body, k) for k in body.model_fields_set}}
+    given = {k: getattr(body, k) for k in body.model_fields_set}
+    refused = check_arguments(given, max_text_chars=state.config.max_text_chars)
+    if refused is not None:
+        return _answer(state, name, method, started, *refused)
+    kwargs = {**target.predict_args, **given}
     try:
         results = await asyncio.wait_for(target.batcher.submit(kwargs), state.config.timeout)
     except TimeoutError:
@@ -380,8 +400,47 @@ def _add_routes(app: FastAPI, state: _State) -> None:
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
         name, method = state.typed_paths.get(request.url.path, ("<unknown>", "-"))
-        http, code, msg = _validation_message(list(exc.errors()))
+        served = state.served.get(name)
+        schema = served.methods[method].schema if served and method in served.methods else None
+        http, code, msg = _validation_message(list(exc.errors()), schema)
         return _answer(state, name, method, time.perf_counter(), http, code, msg)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        name, method = state.typed_paths.get(request.url.path, ("<unknown>", "-"))
+        if exc.status_code == 400:  # FastAPI could not parse the body (too deep, or not JSON at all)
+            msg = (
+                "the body could not be parsed: it is not UTF-8 JSON, or it nests deeper than a parser "
+                f"allows (arguments nest at most {MAX_DEPTH} levels); send a JSON object of the "
+                "method's arguments"
+            )
+        elif exc.status_code == 405:
+            allowed = (exc.headers or {}).get("Allow", "another method")
+            msg = f"{request.method} is not allowed on {request.url.path}; use {allowed}"
+        elif exc.status_code == 404:
+            msg = (
+                f"no route {request.url.path}; POST to /predict/<module> or to a path listed by GET /modules"
+            )
+        else:
+            msg = str(exc.detail)
+        response = _answer(
+            state,
+            name,
+            method,
+            time.perf_counter(),
+            exc.status_code,
+            _HTTP_CODES.get(exc.status_code, schemas.BAD_BODY),
+            msg,
+        )
+        response.headers.update(exc.headers or {})
+        return response
+
+    @app.exception_handler(Exception)
+    async def internal_error(request: Request, exc: Exception) -> JSONResponse:
+        """Last resort, so that even a bug answers in the envelope (the server still logs it)."""
+        name, method = state.typed_paths.get(request.url.path, ("<unknown>", "-"))
+        msg = f"internal error ({type(exc).__name__}); see the server log"
+        return _answer(state, name, method, time.perf_counter(), 500, schemas.MODULE_ERROR, msg)
 
     @app.post(
         "/predict/{module}",
@@ -422,6 +481,8 @@ def _add_routes(app: FastAPI, state: _State) -> None:
             body = json.loads(await request.body())
         except (json.JSONDecodeError, UnicodeDecodeError):
             body = None
+        except RecursionError:
+            return _answer(state, module, method, started, 400, schemas.BAD_BODY, _TOO_DEEP)
         if not isinstance(body, dict):
             return _answer(
                 state,
@@ -432,10 +493,11 @@ def _add_routes(app: FastAPI, state: _State) -> None:
                 schemas.BAD_BODY,
                 "the body must be a JSON object of the method's arguments (Content-Type: application/json)",
             )
+        schema = served.methods[method].schema
         try:
-            validated = served.methods[method].schema.request_model.model_validate(body)
+            validated = schema.request_model.model_validate(body)
         except ValidationError as e:
-            http, code, msg = _validation_message(list(e.errors()))
+            http, code, msg = _validation_message(list(e.errors()), schema)
             return _answer(state, module, method, started, http, code, msg)
         return await _infer(state, module, method, validated, started)
 
@@ -469,9 +531,15 @@ def _add_routes(app: FastAPI, state: _State) -> None:
             out.append(entry)
         return {"modules": out}
 
-    @app.get("/metrics", summary="Prometheus metrics", tags=["server"], response_class=Response)
-    async def metrics() -> Response:
-        return Response(state.metrics.render(), media_type=CONTENT_TYPE)
+    @app.get(
+        "/metrics",
+        summary="Prometheus metrics (summed over all workers)",
+        tags=["server"],
+        response_class=Response,
+    )
+    async def metrics(request: Request) -> Response:
+        body, content_type = state.metrics.render(request.headers.get("accept", ""))
+        return Response(body, media_type=content_type)
 
     @app.get("/", include_in_schema=False)
     async def try_it() -> HTMLResponse:

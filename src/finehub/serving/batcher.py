@@ -26,6 +26,8 @@ from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Any
 
+from finehub.errors import ConfigError
+
 log = logging.getLogger(__name__)
 
 
@@ -51,9 +53,9 @@ class MicroBatcher:
     ) -> None:
         """``on_batch(requests, items)`` is told the size of every call made (metrics)."""
         if max_batch_size < 1:
-            raise ValueError(f"max_batch_size must be >= 1, got {max_batch_size}")
+            raise ConfigError("max_batch_size", f"must be >= 1, got {max_batch_size}")
         if max_delay_s < 0:
-            raise ValueError(f"max_delay_s must be >= 0, got {max_delay_s}")
+            raise ConfigError("max_delay_s", f"must be >= 0, got {max_delay_s}")
         self.fn = fn
         self.batch_arg = batch_arg
         self.executor = executor

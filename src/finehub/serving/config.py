@@ -5,8 +5,10 @@ A PaddleHub file works unchanged::
     {"modules_info": {"minilm-l6": {"init_args": {"version": "1.0.0"}, "predict_args": {"batch_size": 32}}},
      "port": 8866, "workers": 2, "timeout": 60}
 
-finehub adds ``host``, ``max_batch_size``, ``max_batch_delay_ms``, ``max_request_bytes`` and
-``max_items_per_request``. Every error names the offending field (:class:`ServingConfigError`).
+finehub adds ``host``, ``max_batch_size``, ``max_batch_delay_ms``, ``max_request_bytes``,
+``max_items_per_request``, ``max_text_chars`` (longest string in any argument) and
+``max_image_pixels`` (largest image decoded, width × height). Every error names the offending field
+(:class:`ServingConfigError`).
 """
 
 from __future__ import annotations
@@ -65,6 +67,16 @@ class ServingConfig(BaseModel):
     max_items_per_request: Annotated[int, Field(ge=1, description="longer input lists are answered 413")] = (
         256
     )
+    max_text_chars: Annotated[
+        int,
+        Field(
+            ge=1,
+            description="longer strings are answered 422; bounds the work one text can cost a shared batch",
+        ),
+    ] = 100_000
+    max_image_pixels: Annotated[
+        int, Field(ge=1, description="larger images (width × height) are refused before they are decoded")
+    ] = 40_000_000
     use_multiprocess: bool = Field(default=False, description="PaddleHub's switch; finehub uses `workers`")
     use_gpu: bool = Field(default=False, description="PaddleHub's switch; pass a device in init_args instead")
 

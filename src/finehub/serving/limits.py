@@ -1,13 +1,22 @@
-"""Request body size limit, enforced on the declared Content-Length and on the bytes actually sent."""
+"""Request limits: the body size (on the declared Content-Length and on the bytes actually sent),
+and the shape of the arguments a module may be given (nesting depth, text length, valid Unicode)."""
 
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Mapping
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from finehub.serving.schemas import TOO_LARGE, envelope
+from finehub.serving.schemas import BAD_BODY, INVALID_ARGUMENT, TOO_LARGE, envelope
+
+#: Deepest nesting of an argument's lists and objects. No served method needs more, and deeper
+#: values would overflow the recursion of the JSON encoding and hashing done on them later.
+MAX_DEPTH = 32
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class BodyLimitMiddleware:
@@ -66,3 +75,49 @@ class BodyLimitMiddleware:
         ]
         await send({"type": "http.response.start", "status": 413, "headers": headers})
         await send({"type": "http.response.body", "body": body})
+
+
+def check_arguments(arguments: Mapping[str, Any], *, max_text_chars: int) -> tuple[int, str, str] | None:
+    """(HTTP status, code, message naming the place) for the first value no module should get,
+    else None: nesting deeper than :data:`MAX_DEPTH` (400, 112); a string, or an object key, longer
+    than ``max_text_chars`` or holding a lone surrogate (422, 113). JSON's ``\\ud800`` escape can
+    carry a lone surrogate, but no UTF-8 text can, so tokenizers and encoders would fail on it.
+
+    Every string of every argument counts: image arguments reach this point decoded to bytes. The
+    walk is iterative, so no value can overflow the stack here."""
+    stack: list[tuple[tuple[str | int, ...], Any]] = [((name,), value) for name, value in arguments.items()]
+    stack.reverse()  # report the first bad value in argument order
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, str):
+            problem = _text_problem(value, max_text_chars)
+            if problem:
+                return 422, INVALID_ARGUMENT, f"{_where(path)}: {problem}"
+        elif isinstance(value, (list, tuple, dict)):
+            if len(path) > MAX_DEPTH:
+                return 400, BAD_BODY, f"{_where(path[:1])}: nested deeper than {MAX_DEPTH} levels"
+            items = list(value.items() if isinstance(value, dict) else enumerate(value))
+            for key, item in reversed(items):
+                problem = _text_problem(key, max_text_chars) if isinstance(key, str) else None
+                if problem:
+                    return 422, INVALID_ARGUMENT, f"{_where(path)}: object key: {problem}"
+                stack.append(((*path, key), item))
+    return None
+
+
+def _text_problem(text: str, max_chars: int) -> str | None:
+    if len(text) > max_chars:
+        return (
+            f"{len(text)} characters, more than max_text_chars={max_chars}; "
+            "split the text or send a shorter one"
+        )
+    if not text.isascii() and (bad := _SURROGATE.search(text)):
+        return (
+            f"not valid Unicode: lone surrogate {bad.group()!r} at character {bad.start()}; send UTF-8 text"
+        )
+    return None
+
+
+def _where(path: tuple[str | int, ...]) -> str:
+    """``("texts", 0, "a")`` -> ``texts[0].a``."""
+    return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path).lstrip(".")

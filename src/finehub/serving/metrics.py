@@ -1,153 +1,106 @@
-"""A few Prometheus metrics, rendered in the text exposition format (version 0.0.4).
+"""The server's Prometheus metrics, kept by ``prometheus_client``.
 
-Counters and histograms keyed by label values; thread-safe because batch sizes are reported from
-inference threads. Each uvicorn worker keeps its own numbers: scrape workers separately or run one.
+One process: each app keeps its metrics in a registry of its own. Several uvicorn workers
+(``finehub serve --workers N``) share one port, so a scrape reaches one worker at random; there
+:func:`finehub.serving.server.serve` points ``PROMETHEUS_MULTIPROC_DIR`` at a fresh folder before
+the workers start, every worker writes its values there, and ``/metrics`` answers the sum over all
+workers, finished ones included (counters and histograms keep what a dead worker counted; the
+``module_ready`` gauge counts live workers only, and reads 1 once every one of them serves the module).
 """
 
 from __future__ import annotations
 
-import bisect
-import threading
-from collections import defaultdict
-from collections.abc import Sequence
+import os
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING
 
-CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+from finehub._utils.process import pid_alive
 
+if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
-
-
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-
-
-def _labels(names: Sequence[str], values: Sequence[str], extra: str = "") -> str:
-    parts = [f'{n}="{_escape(v)}"' for n, v in zip(names, values, strict=True)]
-    if extra:
-        parts.append(extra)
-    return "{" + ",".join(parts) + "}" if parts else ""
-
-
-def _num(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() else repr(float(value))
-
-
-class Counter:
-    def __init__(self, name: str, help_: str, labels: Sequence[str]) -> None:
-        self.name, self.help, self.labelnames = name, help_, tuple(labels)
-        self._values: dict[tuple[str, ...], float] = defaultdict(float)
-        self._lock = threading.Lock()
-
-    def inc(self, *labels: str, amount: float = 1.0) -> None:
-        with self._lock:
-            self._values[labels] += amount
-
-    def value(self, *labels: str) -> float:
-        with self._lock:
-            return self._values.get(labels, 0.0)
-
-    def samples(self) -> dict[tuple[str, ...], float]:
-        with self._lock:
-            return dict(self._values)
-
-    def render(self) -> list[str]:
-        lines = [f"# HELP {self.name} {self.help}", f"# TYPE {self.name} counter"]
-        with self._lock:
-            for labels, value in sorted(self._values.items()):
-                lines.append(f"{self.name}{_labels(self.labelnames, labels)} {_num(value)}")
-        return lines
-
-
-class Gauge(Counter):
-    def set(self, *labels: str, value: float) -> None:
-        with self._lock:
-            self._values[labels] = value
-
-    def render(self) -> list[str]:
-        lines = super().render()
-        lines[1] = f"# TYPE {self.name} gauge"
-        return lines
-
-
-class Histogram:
-    def __init__(self, name: str, help_: str, labels: Sequence[str], buckets: Sequence[float]) -> None:
-        self.name, self.help, self.labelnames = name, help_, tuple(labels)
-        self.buckets = tuple(sorted(buckets))
-        # per label tuple: counts per bucket (non-cumulative, last = +Inf), sum
-        self._counts: dict[tuple[str, ...], list[int]] = {}
-        self._sums: dict[tuple[str, ...], float] = defaultdict(float)
-        self._lock = threading.Lock()
-
-    def observe(self, *labels: str, value: float) -> None:
-        with self._lock:
-            counts = self._counts.setdefault(labels, [0] * (len(self.buckets) + 1))
-            counts[bisect.bisect_left(self.buckets, value)] += 1
-            self._sums[labels] += value
-
-    def count(self, *labels: str) -> int:
-        with self._lock:
-            return sum(self._counts.get(labels, ()))
-
-    def render(self) -> list[str]:
-        lines = [f"# HELP {self.name} {self.help}", f"# TYPE {self.name} histogram"]
-        with self._lock:
-            for labels, counts in sorted(self._counts.items()):
-                running = 0
-                for bound, n in zip((*self.buckets, float("inf")), counts, strict=True):
-                    running += n
-                    le = "+Inf" if bound == float("inf") else _num(bound)
-                    bucket_labels = _labels(self.labelnames, labels, 'le="' + le + '"')
-                    lines.append(f"{self.name}_bucket{bucket_labels} {running}")
-                lines.append(f"{self.name}_sum{_labels(self.labelnames, labels)} {_num(self._sums[labels])}")
-                lines.append(f"{self.name}_count{_labels(self.labelnames, labels)} {running}")
-        return lines
+_LIVE_GAUGE_FILE = re.compile(r"gauge_live\w+?_(\d+)\.db")
 
 
 class ServingMetrics:
-    """The metrics the server exports."""
+    """The metrics the server exports. Record with ``prometheus_client``'s API, e.g.
+    ``requests.labels(module, method, status).inc()``."""
 
     def __init__(self) -> None:
+        from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+        self.multiproc_dir = os.environ.get(MULTIPROC_ENV)
+        self.registry = CollectorRegistry(auto_describe=True)
+        reg = self.registry
         self.requests = Counter(
             "finehub_requests_total",
             "Prediction requests answered, by module, method and HTTP status.",
             ("module", "method", "status"),
+            registry=reg,
         )
         self.errors = Counter(
             "finehub_errors_total",
             "Prediction requests that failed, by module and kind of error.",
             ("module", "kind"),
+            registry=reg,
         )
         self.latency = Histogram(
             "finehub_request_duration_seconds",
             "Time from request to answer for predictions.",
             ("module", "method"),
-            LATENCY_BUCKETS,
+            buckets=LATENCY_BUCKETS,
+            registry=reg,
         )
         self.batch_items = Histogram(
             "finehub_batch_size_items",
             "Input items per call of a module method (after micro-batching).",
             ("module", "method"),
-            BATCH_BUCKETS,
+            buckets=BATCH_BUCKETS,
+            registry=reg,
         )
         self.batch_requests = Histogram(
             "finehub_batch_size_requests",
             "Requests merged into one call of a module method.",
             ("module", "method"),
-            BATCH_BUCKETS,
+            buckets=BATCH_BUCKETS,
+            registry=reg,
         )
         self.module_ready = Gauge(
-            "finehub_module_ready", "1 once a module is loaded and serving.", ("module",)
+            "finehub_module_ready",
+            "1 once a module is loaded and serving.",
+            ("module",),
+            multiprocess_mode="livemin",
+            registry=reg,
         )
 
-    def render(self) -> str:
-        lines: list[str] = []
-        for metric in (
-            self.requests,
-            self.errors,
-            self.latency,
-            self.batch_items,
-            self.batch_requests,
-            self.module_ready,
-        ):
-            lines.extend(metric.render())
-        return "\n".join(lines) + "\n"
+    def render(self, accept: str = "") -> tuple[bytes, str]:
+        """(body, content type) of a scrape, in the format the ``Accept`` header asks for."""
+        from prometheus_client.exposition import choose_encoder
+
+        encode, content_type = choose_encoder(accept)
+        return encode(self._collected()), content_type
+
+    def _collected(self) -> CollectorRegistry:
+        if self.multiproc_dir is None:
+            return self.registry
+        from prometheus_client import CollectorRegistry, multiprocess
+
+        _forget_dead_workers(self.multiproc_dir)
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry, path=self.multiproc_dir)
+        return registry
+
+
+def _forget_dead_workers(folder: str) -> None:
+    """``mark_process_dead`` for every worker that left live-gauge files and has exited (uvicorn
+    restarts a crashed worker under a new pid and has no hook to report the old one)."""
+    from prometheus_client import multiprocess
+
+    for path in Path(folder).iterdir():
+        match = _LIVE_GAUGE_FILE.fullmatch(path.name)
+        if match and not pid_alive(int(match[1])):
+            multiprocess.mark_process_dead(int(match[1]), folder)

@@ -17,9 +17,12 @@ code   HTTP   meaning
 
 Request models come from the method's signature: annotations become field types, defaults (and
 ``predict_args`` from the config) become field defaults, unknown fields are refused. A parameter
-annotated with an image type (``finehub.data.images.ImageLike``, ``PIL.Image.Image``, a numpy array)
+annotated with an image type (``finehub.imaging.images.ImageLike``, ``PIL.Image.Image``, a numpy array)
 is a base64 string on the wire (a ``data:image/...;base64,`` prefix is accepted), decoded to bytes
 before the module sees it, so a client can never make the server open a local file path.
+A parameter's description is the module's ``info.inputs`` entry, else the ``Doc`` in its
+``Annotated`` type. Parameters a method excludes from HTTP (file paths, output folders) are refused
+by name, saying why.
 """
 
 from __future__ import annotations
@@ -27,7 +30,6 @@ from __future__ import annotations
 import base64
 import binascii
 import collections.abc
-import contextlib
 import dataclasses
 import inspect
 import math
@@ -39,6 +41,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, create_model
+from typing_extensions import Doc
 
 OK = "000"
 MODULE_ERROR = "101"
@@ -129,6 +132,7 @@ class MethodSchema:
     request_model: type[BaseModel]
     response_model: type[BaseModel]
     doc: str
+    excluded: tuple[str, ...] = ()  # parameters of the method that HTTP clients may not set
 
     @property
     def path(self) -> str:
@@ -162,10 +166,11 @@ def build_method_schema(
     hints = _resolve_hints(fn)
     params: list[Parameter] = []
     fields: dict[str, Any] = {}
-    for p in list(inspect.signature(fn).parameters.values())[1:]:  # skip self
+    signature = list(inspect.signature(fn).parameters.values())[1:]  # skip self
+    for p in signature:
         if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD, p.POSITIONAL_ONLY) or p.name in exclude:
             continue
-        ann = hints.get(p.name, Any)
+        ann, doc = _split_doc(hints.get(p.name, Any))
         image = _mentions_image(ann) or (ann is Any and p.name in ("image", "images"))
         is_list = _is_list(ann) or (image and p.name == batch_arg)
         if image:
@@ -174,8 +179,10 @@ def build_method_schema(
             wire = _wire_type(ann, max_items)
         required = p.name not in predict_args and p.default is inspect.Parameter.empty
         default = predict_args.get(p.name, None if p.default is inspect.Parameter.empty else p.default)
-        description = descriptions.get(p.name) or (
-            _IMAGE_DOC + ("; a list of them" if is_list else "") if image else ""
+        description = (
+            descriptions.get(p.name)
+            or doc
+            or (_IMAGE_DOC + ("; a list of them" if is_list else "") if image else "")
         )
         field_info = (
             Field(description=description or None)
@@ -195,23 +202,54 @@ def build_method_schema(
         ),
     )
     doc = inspect.cleandoc(fn.__doc__ or "").split("\n\n")[0]
-    return MethodSchema(module, method, batch_arg, tuple(params), request, response, doc)
+    excluded = tuple(p.name for p in signature if p.name in exclude)
+    return MethodSchema(module, method, batch_arg, tuple(params), request, response, doc, excluded)
+
+
+# Why a parameter a method excludes from HTTP cannot be set there, and what to do instead.
+_NOT_OVER_HTTP = {
+    "paths": "the server reads no file for its clients; send the images base64-encoded in 'images'",
+    "output_dir": "the server writes no file for its clients; with visualization=true the drawn "
+    "image comes back in the result",
+    "data": "send the inputs in the method's list argument (see GET /modules)",
+}
+
+
+def not_over_http(name: str) -> str:
+    """The message refusing an excluded parameter ``name`` in a request."""
+    return f"{name}: not accepted over HTTP; " + _NOT_OVER_HTTP.get(
+        name, "the server keeps this parameter's default (see GET /modules)"
+    )
+
+
+def _split_doc(ann: Any) -> tuple[Any, str]:
+    """``(annotation without its Doc metadata, the Doc's text or "")``."""
+    if typing.get_origin(ann) is not Annotated:
+        return ann, ""
+    docs = [m.documentation for m in ann.__metadata__ if isinstance(m, Doc)]
+    rest = tuple(m for m in ann.__metadata__ if not isinstance(m, Doc))
+    base = Annotated[(ann.__origin__, *rest)] if rest else ann.__origin__
+    return base, " ".join(docs)
 
 
 def _resolve_hints(fn: Callable[..., Any]) -> dict[str, Any]:
-    """Annotations as objects; one that cannot be evaluated stays a string (image types often can't:
-    they are imported only for type checking)."""
+    """Annotations as objects (``Annotated`` kept); one that cannot be resolved stays a string
+    (image types often can't: they are imported only for type checking)."""
     try:
         return typing.get_type_hints(fn, include_extras=True)
     except Exception:
         pass
-    out: dict[str, Any] = {}
-    for name, ann in getattr(fn, "__annotations__", {}).items():
-        if isinstance(ann, str):
-            with contextlib.suppress(Exception):  # what get_type_hints does, per name
-                ann = eval(ann, getattr(fn, "__globals__", {}))
-        out[name] = ann
-    return out
+    globalns = getattr(inspect.unwrap(fn), "__globals__", {})
+    return {name: _resolve_hint(ann, globalns) for name, ann in getattr(fn, "__annotations__", {}).items()}
+
+
+def _resolve_hint(ann: Any, globalns: dict[str, Any]) -> Any:
+    """One annotation resolved by :func:`typing.get_type_hints`, or ``ann`` as given when it fails."""
+    holder = types.SimpleNamespace(__annotations__={"hint": ann})
+    try:
+        return typing.get_type_hints(holder, globalns=globalns, include_extras=True)["hint"]
+    except Exception:
+        return ann
 
 
 def _text(ann: Any) -> str:

@@ -3,7 +3,9 @@
 ``serve`` records its pid in ``FINEHUB_HOME/serving/<port>.pid`` for as long as it runs; ``stop``
 sends that process SIGTERM, on which uvicorn stops accepting connections, lets in-flight requests
 finish (up to the request timeout) and exits. With ``workers > 1`` the recorded pid is uvicorn's
-supervisor, which forwards the signal to every worker.
+supervisor, which forwards the signal to every worker, and the workers keep their Prometheus values
+in ``FINEHUB_HOME/serving/<port>.metrics/`` (emptied at start, removed at exit) so that ``/metrics``
+sums them (see :mod:`finehub.serving.metrics`).
 """
 
 from __future__ import annotations
@@ -11,20 +13,27 @@ from __future__ import annotations
 import logging
 import math
 import os
+import shutil
 import signal
 import time
 from pathlib import Path
 
 from finehub._utils import paths
 from finehub._utils.fs import atomic_write_text
+from finehub._utils.process import pid_alive
 from finehub.errors import ServerStateError, ServingConfigError
 from finehub.serving.config import CONFIG_ENV, ServingConfig
+from finehub.serving.metrics import MULTIPROC_ENV
 
 log = logging.getLogger(__name__)
 
 
 def pid_file(port: int) -> Path:
     return paths.home() / "serving" / f"{port}.pid"
+
+
+def metrics_dir(port: int) -> Path:
+    return paths.home() / "serving" / f"{port}.metrics"
 
 
 def running_pid(port: int) -> int | None:
@@ -34,7 +43,7 @@ def running_pid(port: int) -> int | None:
         pid = int(path.read_text().strip())
     except (FileNotFoundError, ValueError):
         return None
-    if _alive(pid):
+    if pid_alive(pid):
         return pid
     path.unlink(missing_ok=True)
     return None
@@ -65,6 +74,11 @@ def serve(config: ServingConfig, *, access_log: bool = True) -> None:
     record = pid_file(config.port)
     atomic_write_text(record, f"{os.getpid()}\n")
     os.environ[CONFIG_ENV] = config.model_dump_json()
+    shared_metrics = metrics_dir(config.port)
+    if config.workers > 1:  # read by each worker's prometheus_client when it first imports it
+        shutil.rmtree(shared_metrics, ignore_errors=True)  # a previous run's values must not count
+        shared_metrics.mkdir(parents=True)
+        os.environ[MULTIPROC_ENV] = str(shared_metrics)
     try:
         uvicorn.run(
             "finehub.serving.app:app_from_env",
@@ -77,6 +91,9 @@ def serve(config: ServingConfig, *, access_log: bool = True) -> None:
             access_log=access_log,
         )
     finally:
+        if config.workers > 1:
+            os.environ.pop(MULTIPROC_ENV, None)
+            shutil.rmtree(shared_metrics, ignore_errors=True)
         if record.exists() and record.read_text().strip() == str(os.getpid()):
             record.unlink()
 
@@ -90,7 +107,7 @@ def stop(port: int, *, timeout: float = 60.0) -> int:
         )
     os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
-    while _alive(pid):
+    while pid_alive(pid):
         if time.monotonic() > deadline:
             raise ServerStateError(
                 port, f"server pid {pid} did not exit within {timeout:g}s; `kill -9 {pid}` ends it"
@@ -98,16 +115,3 @@ def stop(port: int, *, timeout: float = 60.0) -> int:
         time.sleep(0.1)
     pid_file(port).unlink(missing_ok=True)
     return pid
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a zombie child has exited but not been reaped
-        return Path(f"/proc/{pid}/stat").read_text().split(") ")[-1][:1] != "Z"
-    except OSError:
-        return True

@@ -13,7 +13,8 @@ import logging
 
 from finehub.data.builtin._common import SPLIT_RATIOS, package_dir
 from finehub.data.dataset import Dataset, deduplicate, split_examples
-from finehub.data.datasets import from_folder, register_dataset
+from finehub.data.readers import from_folder
+from finehub.data.registry import register_dataset
 
 log = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ import random
 import re
 
 from finehub.data.dataset import Dataset, TextExample
-from finehub.data.datasets import load, register_dataset
+from finehub.data.registry import load, register_dataset
 
 MONEY = re.compile(r"[£$€]\s?\d")
 LONG_WORDS = 331  # median word count of the 2,127 articles

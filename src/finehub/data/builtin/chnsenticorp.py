@@ -12,8 +12,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from finehub.data.dataset import SPLITS, Dataset
-from finehub.data.datasets import from_tsv, register_dataset
 from finehub.data.download import fetch
+from finehub.data.readers import from_tsv
+from finehub.data.registry import register_dataset
 from finehub.errors import ConfigError, DataFormatError
 
 DEFAULT_URL = "https://bj.bcebos.com/paddlehub-dataset/chnsenticorp.tar.gz"

@@ -11,8 +11,8 @@ from __future__ import annotations
 from finehub._utils.lazy import require
 from finehub.data.builtin._common import SPLIT_RATIOS
 from finehub.data.dataset import Dataset, split_examples
-from finehub.data.datasets import register_dataset
 from finehub.data.examples_extra import ImageExample
+from finehub.data.registry import register_dataset
 
 UPSCALE = 4
 

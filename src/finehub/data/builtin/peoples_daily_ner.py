@@ -21,8 +21,9 @@ from collections.abc import Iterator
 
 from finehub.data.builtin._common import SPLIT_RATIOS, package_dir
 from finehub.data.dataset import Dataset, split_examples
-from finehub.data.datasets import decode, register_dataset
 from finehub.data.examples_extra import TokenExample
+from finehub.data.readers import decode
+from finehub.data.registry import register_dataset
 from finehub.errors import DataFormatError
 
 log = logging.getLogger(__name__)

@@ -4,15 +4,17 @@ extension, seeded head initialisation) and the encoder half of an export."""
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from finehub.errors import ConfigError
 from finehub.finetune.tasks.base import Task
+from finehub.finetune.validation import check_choice, check_number
 from finehub.nn.backbone import TextBackbone
 
 if TYPE_CHECKING:
+    import numpy as np
     from torch import nn
 
 
@@ -32,6 +34,24 @@ def as_text_backbone(module_or_backbone: Any) -> TextBackbone:
     )
 
 
+ENCODER_OPTIONS = (
+    "max_seq_len",
+    "pooling",
+    "dropout",
+    "extend_vocab_from",
+    "vocab_min_count",
+    "metrics",
+    "main_metric",
+    "seed",
+)
+
+
+def encoder_options(arguments: Mapping[str, Any], **overrides: Any) -> dict[str, Any]:
+    """The :class:`TextTask` settings among a subclass constructor's ``arguments`` (its
+    ``locals()``), so each kind lists its parameters once, in its own signature, for YAML's checks."""
+    return {**{k: arguments[k] for k in ENCODER_OPTIONS if k in arguments}, **overrides}
+
+
 class TextTask(Task):
     """A task on a text encoder (a module with ``backbone()`` or a TextBackbone).
 
@@ -45,7 +65,7 @@ class TextTask(Task):
         module: Any,
         *,
         max_seq_len: int,
-        pooling: str | None,
+        pooling: str | None = None,
         dropout: float,
         extend_vocab_from: Sequence[Any] | None,
         vocab_min_count: int,
@@ -59,18 +79,15 @@ class TextTask(Task):
         super().__init__(metrics=metrics, main_metric=main_metric)
         backbone = as_text_backbone(module)
         limit = getattr(backbone.model.config, "max_position_embeddings", None) or backbone.max_seq_len
-        if not isinstance(max_seq_len, int) or isinstance(max_seq_len, bool) or not 2 <= max_seq_len <= limit:
+        check_number("max_seq_len", max_seq_len, ge=2, le=limit, integer=True)  # the encoder's limit
+        pooling = check_choice("pooling", pooling or backbone.pooling, POOLINGS)
+        check_number("dropout", dropout, ge=0, lt=1)
+        check_number("vocab_min_count", vocab_min_count, ge=1, integer=True)
+        check_seed(seed)
+        if isinstance(extend_vocab_from, str) or not isinstance(extend_vocab_from, (Sequence, type(None))):
             raise ConfigError(
-                "max_seq_len",
-                f"must be an integer from 2 to {limit} (the encoder's limit), got {max_seq_len!r}",
+                "extend_vocab_from", "must be a list of examples or texts (e.g. ds.train), or None"
             )
-        pooling = pooling or backbone.pooling
-        if pooling not in POOLINGS:
-            raise ConfigError("pooling", f"must be one of {list(POOLINGS)}, got {pooling!r}")
-        if not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
-            raise ConfigError("dropout", f"must be in [0, 1), got {dropout!r}")
-        if not isinstance(vocab_min_count, int) or vocab_min_count < 1:
-            raise ConfigError("vocab_min_count", f"must be a positive integer, got {vocab_min_count!r}")
         self.backbone = backbone
         self.base_module = getattr(getattr(module, "info", None), "name", None)
         self.max_seq_len, self.pooling, self.dropout, self.seed = max_seq_len, pooling, float(dropout), seed
@@ -93,6 +110,12 @@ class TextTask(Task):
             return "".join(item.tokens)
         return " ".join(filter(None, (item.text_a, getattr(item, "text_b", None))))
 
+    def with_head(self, net: Callable[..., nn.Module], *args: Any, **kwargs: Any) -> nn.Module:
+        """``net(encoder, hidden_size, *args, dropout=..., **kwargs)`` built under :meth:`seeded`."""
+        return self.seeded(
+            lambda: net(self.backbone.model, self.backbone.hidden_size, *args, dropout=self.dropout, **kwargs)
+        )
+
     def seeded(self, build: Callable[[], nn.Module]) -> nn.Module:
         """``build()`` under a torch RNG seeded with ``seed``; the global RNG is left as it was."""
         import torch
@@ -100,6 +123,18 @@ class TextTask(Task):
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed)
             return build().train()
+
+    def rows(self, texts: Any, batch_size: int) -> np.ndarray:
+        """The network's output rows for ``texts`` (validated), with the current weights."""
+        from finehub.modules.finetuned import check_texts, text_rows
+
+        return text_rows(
+            self.model,
+            self.tokenizer,
+            check_texts(texts),
+            max_seq_len=self.max_seq_len,
+            batch_size=batch_size,
+        )
 
     def export_encoder(self, folder: Path) -> dict[str, Any]:
         """Write the weights, encoder config and tokenizer; return the encoder's ``config`` fields."""
@@ -118,17 +153,19 @@ class TextTask(Task):
         }
 
 
-def check_num_classes(num_classes: Any, *, minimum: int, what: str = "classes") -> int:
-    if not isinstance(num_classes, int) or isinstance(num_classes, bool) or num_classes < minimum:
-        raise ConfigError(
-            "num_classes", f"must be an integer >= {minimum} (the number of {what}), got {num_classes!r}"
-        )
-    return num_classes
+def check_num_classes(num_classes: Any, *, minimum: int) -> int:
+    return check_number("num_classes", num_classes, ge=minimum, integer=True)
+
+
+def check_seed(seed: Any) -> int:
+    return check_number("seed", seed, ge=0, lt=2**31, integer=True)
 
 
 def check_label_names(label_names: Sequence[str] | None, count: int) -> list[str]:
     if label_names is None:
         return [str(i) for i in range(count)]
+    if isinstance(label_names, str) or not isinstance(label_names, Sequence):
+        raise ConfigError("label_names", f"must be a list of names, got {label_names!r}")
     if len(label_names) != count:
         raise ConfigError("label_names", f"has {len(label_names)} names but num_classes is {count}")
     return [str(n) for n in label_names]

@@ -10,17 +10,24 @@ and ``head`` attributes), a loss, metrics, collation and prediction. Lifecycle:
    ``compute_metrics`` over the outputs of the whole split, in example order.
 3. After training ``model`` holds the best weights: ``predict`` and ``export_files`` use them.
 
+PaddleHub 1.x builds a task with ``config=`` (and here ``dataset=``) and calls
+``task.finetune_and_eval()``: every kind's constructor takes those two keywords through
+:meth:`Task.__init_subclass__`, while its signature, which YAML checks keys against, stays its own.
+
 Subclasses implement the head (in ``__init__``), ``encode``, ``loss``, ``compute_metrics``,
-``predict`` and ``export_files``; everything else is shared.
+``predict`` and ``export_config``, and register their kind with
+:func:`finehub.finetune.kinds.task_kind`; everything else is shared.
 """
 
 from __future__ import annotations
 
+import functools
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from finehub.errors import ConfigError
 from finehub.finetune.collate import EncodedSplit, collate
 from finehub.finetune.metrics import check_metric_names, higher_is_better
 
@@ -30,20 +37,51 @@ if TYPE_CHECKING:
     from torch import nn
 
     from finehub.data.dataset import Dataset, TextExample
+    from finehub.finetune.config import RunConfig
+    from finehub.finetune.kinds import TaskKind
+    from finehub.finetune.trainer import FinetuneResult, Trainer
 
 
 class Task(ABC):
     """Base class of fine-tuning tasks (see the module docstring for the lifecycle)."""
 
     model: nn.Module
+    kind: TaskKind | None = None  # set by @task_kind (finehub.finetune.kinds) on each kind's class
     pad_id: int = 0
     known_metrics: tuple[str, ...] = ()
     weights_file: str = "model.safetensors"  # the file of an exported folder holding model's state dict
+    run_config: RunConfig | None = None  # PaddleHub's config= (see finetune_and_eval)
+    run_dataset: Dataset | str | None = None  # the dataset= finetune_and_eval trains on
+    trainer: Trainer | None = None  # the Trainer finetune_and_eval built
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        init = cls.__dict__.get("__init__")
+        if init is not None:
+            cls.__init__ = _taking_run_args(init)  # type: ignore[method-assign]
 
     def __init__(self, *, metrics: Sequence[str], main_metric: str) -> None:
         self.metrics = check_metric_names(metrics, main_metric, self.known_metrics)
         self.main_metric = main_metric
         self._encoded: dict[str, EncodedSplit] = {}
+
+    def finetune_and_eval(self, dataset: Dataset | str | None = None) -> FinetuneResult:
+        """PaddleHub 1.x's ``task.finetune_and_eval()``: build a Trainer from the task's ``config=``
+        (its ``strategy``, else :class:`DefaultStrategy`) and train on ``dataset``, else on the
+        task's ``dataset=``. The Trainer stays as ``self.trainer`` (``export``, ``result``)."""
+        from finehub.finetune.config import RunConfig
+        from finehub.finetune.strategies import DefaultStrategy
+        from finehub.finetune.trainer import Trainer
+
+        dataset = dataset if dataset is not None else self.run_dataset
+        if dataset is None:
+            raise ConfigError(
+                "dataset", "nothing to train on; pass dataset= to the task or to finetune_and_eval()"
+            )
+        config = self.run_config if self.run_config is not None else RunConfig()
+        strategy = getattr(config, "strategy", None) or DefaultStrategy()
+        self.trainer = Trainer(self, strategy, config)
+        return self.trainer.finetune_and_eval(dataset)
 
     @property
     def greater_is_better(self) -> bool:
@@ -88,6 +126,38 @@ class Task(ABC):
     def predict(self, inputs: Sequence[Any], **kwargs: Any) -> list[dict[str, Any]]: ...
 
     @abstractmethod
+    def export_config(self, folder: Path) -> dict[str, Any]:
+        """Write the network's files into ``folder``; return module.json's ``config``, what the
+        exported module class rebuilds the network from."""
+
     def export_files(self, folder: Path) -> dict[str, Any]:
         """Write the network's files into ``folder``; return the module.json fields the task
         decides (``entry``, ``task``, ``config``, ``inputs``, ``outputs``, ``tags``)."""
+        kind = self.kind
+        if kind is None:
+            raise ConfigError(
+                "task", f"{type(self).__name__} is not a registered task kind; decorate it with @task_kind"
+            )
+        info = kind.module_class().info
+        return {
+            "entry": kind.module,
+            "task": kind.name,
+            "tags": list(kind.tags),
+            "inputs": dict(info.inputs),
+            "outputs": dict(info.outputs),
+            "config": self.export_config(folder),
+        }
+
+
+def _taking_run_args(init: Callable[..., None]) -> Callable[..., None]:
+    """``init`` also taking PaddleHub's ``config=`` and ``dataset=``; its signature is kept."""
+
+    @functools.wraps(init)
+    def __init__(self: Task, *args: Any, config: Any = None, dataset: Any = None, **kwargs: Any) -> None:
+        init(self, *args, **kwargs)
+        if config is not None:
+            self.run_config = config
+        if dataset is not None:
+            self.run_dataset = dataset
+
+    return __init__

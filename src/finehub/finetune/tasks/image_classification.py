@@ -14,9 +14,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from finehub.errors import ConfigError
+from finehub.finetune.kinds import OnnxSpec, task_kind
 from finehub.finetune.metrics import CLASSIFICATION_METRICS, classification_metrics, confusion_matrix
-from finehub.finetune.tasks._text_base import check_label_names, check_num_classes
+from finehub.finetune.tasks._text_base import check_label_names, check_num_classes, check_seed
 from finehub.finetune.tasks.base import Task
+from finehub.finetune.validation import check_number
 
 if TYPE_CHECKING:
     import numpy as np
@@ -64,6 +66,27 @@ class ImageSplit:
         return np.ones(len(self.images), dtype=np.int64)  # all the same: batches are plain shuffles
 
 
+def _random_images() -> list[Any]:
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    return [rng.integers(0, 256, (48 + 8 * i, 64, 3), dtype=np.uint8) for i in range(4)]
+
+
+@task_kind(
+    "image-classification",
+    names=("ImageClassificationTask", "ImageClassifierTask"),
+    module="finehub.modules.image_classifier:ImageClassifier",
+    tags=("image", "classification"),
+    onnx=OnnxSpec(
+        settings=lambda m: {k: m.config[k] for k in ("label_names", "image_size", "resize", "mean", "std")},
+        inputs=("pixel_values",),
+        axes={"pixel_values": {0: "batch"}, "logits": {0: "batch"}},
+        tokenizer=False,
+        sample=lambda e: e.image,
+        fallback=_random_images,
+    ),
+)
 class ImageClassificationTask(Task):
     """Backbone features -> dropout -> linear layer -> softmax over ``num_classes``.
 
@@ -97,22 +120,20 @@ class ImageClassificationTask(Task):
         import torch
 
         from finehub.data.augment import Augmentation
-        from finehub.data.transforms import eval_transform
-        from finehub.modules.image_classifier.network import ImageClassifierNet
+        from finehub.imaging.transforms import eval_transform
+        from finehub.nn.heads import ImageClassifierNet
 
         super().__init__(metrics=metrics, main_metric=main_metric)
         backbone = as_image_backbone(module)
         self.num_classes = check_num_classes(num_classes, minimum=2)
         self.label_names = check_label_names(label_names, num_classes)
-        size = backbone.image_size if image_size is None else image_size
-        if not isinstance(size, int) or isinstance(size, bool) or not 16 <= size <= 1024:
-            raise ConfigError("image_size", f"must be an integer from 16 to 1024, got {image_size!r}")
-        if not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
-            raise ConfigError("dropout", f"must be in [0, 1), got {dropout!r}")
-        if norm_momentum is not None and (
-            not isinstance(norm_momentum, (int, float)) or not 0 < norm_momentum <= 1
-        ):
-            raise ConfigError("norm_momentum", f"must be in (0, 1] or None, got {norm_momentum!r}")
+        size = check_number(
+            "image_size", image_size, ge=16, le=1024, integer=True, none="the backbone's size"
+        )
+        size = backbone.image_size if size is None else size
+        check_number("dropout", dropout, ge=0, lt=1)
+        check_number("norm_momentum", norm_momentum, gt=0, le=1, none="keep the backbone's")
+        check_seed(seed)
         if isinstance(augment, bool):
             self.augment: Augmentation | None = Augmentation() if augment else None
         elif isinstance(augment, Mapping):
@@ -209,7 +230,7 @@ class ImageClassificationTask(Task):
         import torch
 
         from finehub.data.augment import batch_generator
-        from finehub.data.images import load_image
+        from finehub.imaging.images import load_image
 
         images = [load_image(split.images[i], field=f"image {int(i)}") for i in indices]
         if split.train and self.augment is not None:
@@ -234,42 +255,36 @@ class ImageClassificationTask(Task):
 
     def predict(self, images: Any, *, top_k: int | None = None, batch_size: int = 16) -> list[dict[str, Any]]:
         """``[{"label", "score", "probabilities"}]`` per image, from the current weights."""
-        from finehub.data.images import load_images
+        from finehub.imaging.images import load_images
+        from finehub.modules.finetuned import format_predictions, softmax
         from finehub.modules.image_classifier import predict_logits
-        from finehub.modules.text_classifier import format_predictions
-        from finehub.modules.text_tasks import softmax
 
         logits = predict_logits(self.model, self.eval_transform, load_images(images), batch_size)
         return format_predictions(softmax(logits), self.label_names, top_k)
 
     def export_files(self, folder: Path) -> dict[str, Any]:
+        fields = super().export_files(folder)
+        return {**fields, "tags": [*fields["tags"], self.backbone.arch]}
+
+    def export_config(self, folder: Path) -> dict[str, Any]:
         from safetensors.torch import save_file
 
-        from finehub.modules.image_classifier import WEIGHTS, ImageClassifier
-
         state = {k: v.detach().to("cpu").contiguous() for k, v in self.model.state_dict().items()}
-        save_file(state, str(folder / WEIGHTS))
-        b, info = self.backbone, ImageClassifier.info
+        save_file(state, str(folder / self.weights_file))
+        b = self.backbone
         return {
-            "entry": info.entry,
-            "task": info.task,
-            "tags": ["image", "classification", b.arch],
-            "inputs": dict(info.inputs),
-            "outputs": dict(info.outputs),
-            "config": {
-                "num_classes": self.num_classes,
-                "label_names": list(self.label_names),
-                "arch": b.arch,
-                "build": b.extra.get("build"),
-                "build_kwargs": dict(b.extra.get("build_kwargs", {})),
-                "feature_dim": b.feature_dim,
-                "image_size": self.image_size,
-                "resize": self.resize,
-                "mean": list(b.mean),
-                "std": list(b.std),
-                "augment": self.augment.to_dict() if self.augment else None,
-                "base_module": self.base_module,
-            },
+            "num_classes": self.num_classes,
+            "label_names": list(self.label_names),
+            "arch": b.arch,
+            "build": b.extra.get("build"),
+            "build_kwargs": dict(b.extra.get("build_kwargs", {})),
+            "feature_dim": b.feature_dim,
+            "image_size": self.image_size,
+            "resize": self.resize,
+            "mean": list(b.mean),
+            "std": list(b.std),
+            "augment": self.augment.to_dict() if self.augment else None,
+            "base_module": self.base_module,
         }
 
 

@@ -8,7 +8,9 @@ from typing import TYPE_CHECKING, Any
 
 from finehub.errors import ConfigError
 from finehub.finetune.collate import EncodedSplit, encode_texts, text_digest
-from finehub.finetune.tasks._text_base import TextTask, check_label_names, check_num_classes
+from finehub.finetune.kinds import OnnxSpec, task_kind, text_settings
+from finehub.finetune.tasks._text_base import TextTask, check_label_names, check_num_classes, encoder_options
+from finehub.finetune.validation import check_number
 
 if TYPE_CHECKING:
     import numpy as np
@@ -19,6 +21,36 @@ if TYPE_CHECKING:
 MULTILABEL_METRICS = ("auc", "micro_f1", "macro_f1")
 
 
+def _micro_f1(
+    results: Sequence[dict[str, Any]], examples: Sequence[Any], label_names: Sequence[str]
+) -> tuple[str, float]:
+    import numpy as np
+
+    from finehub.finetune.metrics import f1_scores
+
+    truth = np.zeros((len(examples), len(label_names)), dtype=bool)
+    pred = np.zeros_like(truth)
+    for i, (r, e) in enumerate(zip(results, examples, strict=True)):
+        truth[i, list(e.label)] = True
+        pred[i, [label_names.index(n) for n in r["labels"]]] = True
+    return "micro_f1", f1_scores(truth, pred)[0]
+
+
+@task_kind(
+    "multilabel-classification",
+    names=("MultiLabelClassificationTask", "MultiLabelClassifierTask"),
+    module="finehub.modules.text_tasks:MultiLabelTextClassifier",
+    tags=("text", "classification", "multilabel"),
+    onnx=OnnxSpec(
+        settings=lambda m: {
+            **text_settings(m),
+            "label_names": m.config["label_names"],
+            "threshold": m.config["threshold"],
+        },
+        answer=lambda r: tuple(r["labels"]),
+        score=_micro_f1,
+    ),
+)
 class MultiLabelClassificationTask(TextTask):
     """Pooled encoder output -> dropout -> linear layer -> ``num_classes`` independent sigmoids,
     trained with binary cross-entropy. A label is predicted when its probability reaches
@@ -45,33 +77,13 @@ class MultiLabelClassificationTask(TextTask):
         main_metric: str = "auc",
         seed: int = 0,
     ) -> None:
-        from finehub.modules.text_classifier.network import TextClassifierNet
+        from finehub.nn.heads import TextClassifierNet
 
-        super().__init__(
-            module,
-            max_seq_len=max_seq_len,
-            pooling=pooling,
-            dropout=dropout,
-            extend_vocab_from=extend_vocab_from,
-            vocab_min_count=vocab_min_count,
-            metrics=metrics,
-            main_metric=main_metric,
-            seed=seed,
-        )
-        self.num_classes = check_num_classes(num_classes, minimum=1, what="labels")
+        super().__init__(module, **encoder_options(locals()))
+        self.num_classes = check_num_classes(num_classes, minimum=1)
         self.label_names = check_label_names(label_names, num_classes)
-        if not isinstance(threshold, (int, float)) or not 0 < threshold < 1:
-            raise ConfigError("threshold", f"must be a number in (0, 1), got {threshold!r}")
-        self.threshold = float(threshold)
-        self.model = self.seeded(
-            lambda: TextClassifierNet(
-                self.backbone.model,
-                self.backbone.hidden_size,
-                num_classes,
-                pooling=self.pooling,
-                dropout=self.dropout,
-            )
-        )
+        self.threshold = float(check_number("threshold", threshold, gt=0, lt=1))
+        self.model = self.with_head(TextClassifierNet, num_classes, pooling=self.pooling)
 
     def __repr__(self) -> str:
         return (
@@ -121,7 +133,7 @@ class MultiLabelClassificationTask(TextTask):
     def compute_metrics(self, outputs: torch.Tensor, labels: np.ndarray) -> dict[str, Any]:
         import numpy as np
 
-        from finehub.finetune.tasks._metrics import auc, f1_scores
+        from finehub.finetune.metrics import auc, f1_scores
 
         probs = outputs.float().sigmoid().cpu().numpy()
         per_label = {n: auc(labels[:, c], probs[:, c]) for c, n in enumerate(self.label_names)}
@@ -136,28 +148,16 @@ class MultiLabelClassificationTask(TextTask):
         self, texts: Sequence[str | Sequence[str]], *, threshold: float | None = None, batch_size: int = 32
     ) -> list[dict[str, Any]]:
         """``[{"labels": [...], "probabilities": {label: p}}]`` from the current weights."""
-        import numpy as np
-
-        from finehub.modules.text_classifier import check_texts
-        from finehub.modules.text_tasks import multilabel_results, run_batches, sigmoid, text_batches
-
-        items = check_texts(texts)
-        batches = text_batches(self.tokenizer, items, max_seq_len=self.max_seq_len, batch_size=batch_size)
-        probs = sigmoid(np.stack(run_batches(self.model, batches, len(items))))
-        return multilabel_results(probs, self.label_names, self.threshold if threshold is None else threshold)
-
-    def export_files(self, folder: Path) -> dict[str, Any]:
         from finehub.modules.text_tasks import MultiLabelTextClassifier
 
-        config = self.export_encoder(folder)
-        info = MultiLabelTextClassifier.info
+        config = {"label_names": self.label_names, "threshold": self.threshold}
+        return MultiLabelTextClassifier.results(self.rows(texts, batch_size), config, threshold=threshold)
+
+    def export_config(self, folder: Path) -> dict[str, Any]:
         return {
-            "entry": info.entry,
-            "task": info.task,
-            "tags": ["text", "classification", "multilabel"],
-            "inputs": dict(info.inputs),
-            "outputs": dict(info.outputs),
-            "config": {**config, "label_names": list(self.label_names), "threshold": self.threshold},
+            **self.export_encoder(folder),
+            "label_names": list(self.label_names),
+            "threshold": self.threshold,
         }
 
 

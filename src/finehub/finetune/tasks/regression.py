@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 from finehub.errors import ConfigError
 from finehub.finetune.collate import EncodedSplit, encode_texts, text_digest
-from finehub.finetune.tasks._text_base import TextTask
+from finehub.finetune.kinds import OnnxSpec, task_kind, text_axes, text_settings
+from finehub.finetune.tasks._text_base import TextTask, encoder_options
 
 if TYPE_CHECKING:
     import numpy as np
@@ -20,6 +21,25 @@ if TYPE_CHECKING:
 REGRESSION_METRICS = ("pearson", "spearman", "rmse")
 
 
+def _rmse(results: Sequence[dict[str, Any]], examples: Sequence[Any], _: Sequence[str]) -> tuple[str, float]:
+    from finehub.finetune.metrics import rmse
+
+    return "rmse", rmse([r["value"] for r in results], [e.label for e in examples])
+
+
+@task_kind(
+    "text-regression",
+    names=("regression", "RegressionTask"),
+    module="finehub.modules.text_tasks:TextRegressor",
+    tags=("text", "regression"),
+    onnx=OnnxSpec(
+        settings=text_settings,
+        output="value",
+        axes=text_axes("value"),
+        answer=lambda r: r["value"],
+        score=_rmse,
+    ),
+)
 class RegressionTask(TextTask):
     """Pooled encoder output -> dropout -> linear layer -> one number.
 
@@ -44,24 +64,10 @@ class RegressionTask(TextTask):
         main_metric: str = "pearson",
         seed: int = 0,
     ) -> None:
-        from finehub.modules.text_tasks.network import TextRegressorNet
+        from finehub.nn.heads import TextRegressorNet
 
-        super().__init__(
-            module,
-            max_seq_len=max_seq_len,
-            pooling=pooling,
-            dropout=dropout,
-            extend_vocab_from=extend_vocab_from,
-            vocab_min_count=vocab_min_count,
-            metrics=metrics,
-            main_metric=main_metric,
-            seed=seed,
-        )
-        self.model = self.seeded(
-            lambda: TextRegressorNet(
-                self.backbone.model, self.backbone.hidden_size, pooling=self.pooling, dropout=self.dropout
-            )
-        )
+        super().__init__(module, **encoder_options(locals()))
+        self.model = self.with_head(TextRegressorNet, pooling=self.pooling)
 
     def __repr__(self) -> str:
         return (
@@ -119,7 +125,7 @@ class RegressionTask(TextTask):
         return F.mse_loss(outputs.float() / scale, labels.float() / scale)
 
     def compute_metrics(self, outputs: torch.Tensor, labels: np.ndarray) -> dict[str, Any]:
-        from finehub.finetune.tasks._metrics import pearson, rmse, spearman
+        from finehub.finetune.metrics import pearson, rmse, spearman
 
         preds = outputs.float().cpu().numpy()
         values = {
@@ -133,26 +139,11 @@ class RegressionTask(TextTask):
         self, texts: Sequence[str | Sequence[str]], *, batch_size: int = 32
     ) -> list[dict[str, float]]:
         """``[{"value": x}]`` from the current weights."""
-        from finehub.modules.text_classifier import check_texts
-        from finehub.modules.text_tasks import run_batches, text_batches
+        return [{"value": float(v)} for v in self.rows(texts, batch_size)]
 
-        items = check_texts(texts)
-        batches = text_batches(self.tokenizer, items, max_seq_len=self.max_seq_len, batch_size=batch_size)
-        return [{"value": float(v)} for v in run_batches(self.model, batches, len(items))]
-
-    def export_files(self, folder: Path) -> dict[str, Any]:
-        from finehub.modules.text_tasks import TextRegressor
-
-        info = TextRegressor.info
+    def export_config(self, folder: Path) -> dict[str, Any]:
         return {
-            "entry": info.entry,
-            "task": info.task,
-            "tags": ["text", "regression"],
-            "inputs": dict(info.inputs),
-            "outputs": dict(info.outputs),
-            "config": {
-                **self.export_encoder(folder),
-                "label_mean": float(self.model.shift),
-                "label_std": float(self.model.scale),
-            },
+            **self.export_encoder(folder),
+            "label_mean": float(self.model.shift),
+            "label_std": float(self.model.scale),
         }

@@ -16,7 +16,9 @@ from typing import TYPE_CHECKING, Any
 
 from finehub.errors import ConfigError
 from finehub.finetune.collate import PAD_MULTIPLE, EncodedSplit, collate, text_digest
-from finehub.finetune.tasks._text_base import TextTask, check_label_names, check_num_classes
+from finehub.finetune.kinds import SAMPLE_TEXTS, OnnxSpec, task_kind, text_axes, text_settings
+from finehub.finetune.tasks._text_base import TextTask, check_label_names, check_num_classes, encoder_options
+from finehub.finetune.validation import check_bool
 
 if TYPE_CHECKING:
     import numpy as np
@@ -29,6 +31,46 @@ SEQUENCE_METRICS = ("f1", "precision", "recall")
 IGNORE = -100
 
 
+def _settings(module: Any) -> dict[str, Any]:
+    crf = module.net.crf
+    scores = (
+        None
+        if crf is None
+        else {k: getattr(crf, k).detach().cpu().tolist() for k in ("start", "end", "transitions")}
+    )
+    cfg = module.config
+    return {
+        **text_settings(module),
+        "tag_names": cfg["tag_names"],
+        "char_level": cfg["char_level"],
+        "crf": scores,
+    }
+
+
+def _entity_f1(
+    results: Sequence[dict[str, Any]], examples: Sequence[Any], label_names: Sequence[str]
+) -> tuple[str, float]:
+    from finehub.finetune.metrics import entity_scores
+
+    true = [[label_names[t] for t in e.tags] for e in examples]
+    return "f1", entity_scores(true, [r["tags"] for r in results])["micro"]["f1"]
+
+
+@task_kind(
+    "sequence-labeling",
+    names=("SequenceLabelingTask", "SequenceLabelTask"),
+    module="finehub.modules.text_tasks:SequenceLabeler",
+    tags=("text", "sequence-labeling", "ner"),
+    onnx=OnnxSpec(
+        settings=_settings,
+        output="scores",
+        axes=text_axes("scores", "batch", "sequence"),
+        sample=lambda e: list(e.tokens),
+        fallback=lambda: [list(t) if not t.isascii() else t.split() for t in SAMPLE_TEXTS],
+        answer=lambda r: tuple(r["tags"]),
+        score=_entity_f1,
+    ),
+)
 class SequenceLabelingTask(TextTask):
     """Encoder token states -> dropout -> linear layer -> ``num_classes`` tag scores per token
     (+ optional CRF). ``label_names`` are the tags (``["O", "B-PER", "I-PER", ...]``; taken from
@@ -57,36 +99,16 @@ class SequenceLabelingTask(TextTask):
         main_metric: str = "f1",
         seed: int = 0,
     ) -> None:
-        from finehub.modules.text_tasks.network import TokenTaggerNet
+        from finehub.nn.heads import TokenTaggerNet
 
-        super().__init__(
-            module,
-            max_seq_len=max_seq_len,
-            pooling=None,
-            dropout=dropout,
-            extend_vocab_from=extend_vocab_from,
-            vocab_min_count=vocab_min_count,
-            metrics=metrics,
-            main_metric=main_metric,
-            seed=seed,
-        )
-        self.num_classes = check_num_classes(num_classes, minimum=2, what="tags")
+        super().__init__(module, **encoder_options(locals()))
+        self.num_classes = check_num_classes(num_classes, minimum=2)
         self.label_names = check_label_names(label_names, num_classes)
-        if not isinstance(crf, bool):
-            raise ConfigError("crf", f"must be true or false, got {crf!r}")
-        self.crf, self.char_level = crf, char_level
+        self.crf = check_bool("crf", crf)
+        self.char_level = None if char_level is None else check_bool("char_level", char_level)
         # every batch's scores are padded to one width, so the Trainer can concatenate them
         self.width = -(-max_seq_len // PAD_MULTIPLE) * PAD_MULTIPLE
-        self.model = self.seeded(
-            lambda: TokenTaggerNet(
-                self.backbone.model,
-                self.backbone.hidden_size,
-                num_classes,
-                dropout=self.dropout,
-                crf=crf,
-                pad_to=self.width,
-            )
-        )
+        self.model = self.with_head(TokenTaggerNet, num_classes, crf=crf, pad_to=self.width)
 
     def __repr__(self) -> str:
         return (
@@ -210,7 +232,7 @@ class SequenceLabelingTask(TextTask):
         return preds
 
     def compute_metrics(self, outputs: torch.Tensor, labels: np.ndarray) -> dict[str, Any]:
-        from finehub.modules.text_tasks.tagging import entity_scores
+        from finehub.finetune.metrics import entity_scores
 
         preds = self.decode(outputs, [lab[:, 1] for lab in labels])
         names = self.label_names
@@ -231,22 +253,12 @@ class SequenceLabelingTask(TextTask):
         )
         return tagging_results(tokens, ids, self.label_names)
 
-    def export_files(self, folder: Path) -> dict[str, Any]:
-        from finehub.modules.text_tasks import SequenceLabeler
-
-        info = SequenceLabeler.info
+    def export_config(self, folder: Path) -> dict[str, Any]:
         return {
-            "entry": info.entry,
-            "task": info.task,
-            "tags": ["text", "sequence-labeling", "ner"],
-            "inputs": dict(info.inputs),
-            "outputs": dict(info.outputs),
-            "config": {
-                **self.export_encoder(folder),
-                "tag_names": list(self.label_names),
-                "crf": self.crf,
-                "char_level": bool(self.char_level),
-            },
+            **self.export_encoder(folder),
+            "tag_names": list(self.label_names),
+            "crf": self.crf,
+            "char_level": bool(self.char_level),
         }
 
 

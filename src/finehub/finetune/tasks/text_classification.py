@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING, Any
 
 from finehub.errors import ConfigError
 from finehub.finetune.collate import EncodedSplit, encode_texts, text_digest
+from finehub.finetune.kinds import OnnxSpec, task_kind, text_settings
 from finehub.finetune.metrics import CLASSIFICATION_METRICS, classification_metrics, confusion_matrix
-from finehub.finetune.tasks._text_base import TextTask, check_label_names, check_num_classes
+from finehub.finetune.tasks._text_base import TextTask, check_label_names, check_num_classes, encoder_options
 
 if TYPE_CHECKING:
     import numpy as np
@@ -18,6 +19,13 @@ if TYPE_CHECKING:
     from finehub.data.dataset import Dataset, TextExample
 
 
+@task_kind(
+    "text-classification",
+    names=("TextClassificationTask", "TextClassifierTask"),
+    module="finehub.modules.text_classifier:TextClassifier",
+    tags=("text", "classification"),
+    onnx=OnnxSpec(settings=lambda m: {**text_settings(m), "label_names": m.config["label_names"]}),
+)
 class TextClassificationTask(TextTask):
     """Pooled encoder output -> dropout -> linear layer -> softmax over ``num_classes`` labels.
 
@@ -44,30 +52,12 @@ class TextClassificationTask(TextTask):
         main_metric: str = "accuracy",
         seed: int = 0,
     ) -> None:
-        from finehub.modules.text_classifier.network import TextClassifierNet
+        from finehub.nn.heads import TextClassifierNet
 
         self.num_classes = check_num_classes(num_classes, minimum=2)
         self.label_names = check_label_names(label_names, num_classes)
-        super().__init__(
-            module,
-            max_seq_len=max_seq_len,
-            pooling=pooling,
-            dropout=dropout,
-            extend_vocab_from=extend_vocab_from,
-            vocab_min_count=vocab_min_count,
-            metrics=metrics,
-            main_metric=main_metric,
-            seed=seed,
-        )
-        self.model = self.seeded(
-            lambda: TextClassifierNet(
-                self.backbone.model,
-                self.backbone.hidden_size,
-                num_classes,
-                pooling=self.pooling,
-                dropout=self.dropout,
-            )
-        )
+        super().__init__(module, **encoder_options(locals()))
+        self.model = self.with_head(TextClassifierNet, num_classes, pooling=self.pooling)
 
     def __repr__(self) -> str:
         return (
@@ -125,29 +115,17 @@ class TextClassificationTask(TextTask):
     ) -> list[dict[str, Any]]:
         """``[{"label", "score", "probabilities": {label: p}}]`` from the current weights (the best
         ones once the Trainer has finished)."""
-        from finehub.modules.text_classifier import check_texts, format_predictions, predict_proba
+        from finehub.modules.text_classifier import TextClassifier
 
-        probs = predict_proba(
-            self.model,
-            self.tokenizer,
-            check_texts(texts),
-            max_seq_len=self.max_seq_len,
-            batch_size=batch_size,
+        return TextClassifier.results(
+            self.rows(texts, batch_size), {"label_names": self.label_names}, top_k=top_k
         )
-        return format_predictions(probs, self.label_names, top_k)
 
-    def export_files(self, folder: Path) -> dict[str, Any]:
-        from finehub.modules.text_classifier import ENTRY, TextClassifier
-
-        config = self.export_encoder(folder)
-        info = TextClassifier.info
+    def export_config(self, folder: Path) -> dict[str, Any]:
         return {
-            "entry": ENTRY,
-            "task": "text-classification",
-            "tags": ["text", "classification"],
-            "inputs": dict(info.inputs),
-            "outputs": dict(info.outputs),
-            "config": {"num_classes": self.num_classes, "label_names": list(self.label_names), **config},
+            "num_classes": self.num_classes,
+            "label_names": list(self.label_names),
+            **self.export_encoder(folder),
         }
 
 

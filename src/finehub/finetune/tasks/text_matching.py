@@ -21,7 +21,9 @@ from typing import TYPE_CHECKING, Any
 
 from finehub.errors import ConfigError
 from finehub.finetune.collate import EncodedSplit, collate, encode_texts, text_digest
-from finehub.finetune.tasks._text_base import TextTask, check_label_names, check_num_classes
+from finehub.finetune.kinds import SAMPLE_TEXTS, OnnxSpec, task_kind, text_axes, text_settings
+from finehub.finetune.tasks._text_base import TextTask, check_label_names, check_num_classes, encoder_options
+from finehub.finetune.validation import check_choice
 
 if TYPE_CHECKING:
     import numpy as np
@@ -35,6 +37,7 @@ DEFAULT_METRICS = {
     "cosine": ("auc", "accuracy", "pearson", "spearman"),
 }
 COSINE_THRESHOLD = 0.5
+PAIR_INPUTS = ("input_ids_a", "attention_mask_a", "input_ids_b", "attention_mask_b")
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,46 @@ class PairSplit:
         return self.a.lengths + self.b.lengths
 
 
+def _answer(result: dict[str, Any]) -> Any:
+    return result["similarity"] if "similarity" in result else result["label"]
+
+
+def _score(
+    results: Sequence[dict[str, Any]], examples: Sequence[Any], label_names: Sequence[str]
+) -> tuple[str, float]:
+    from finehub.finetune.kinds import accuracy_score
+    from finehub.finetune.metrics import spearman
+
+    if results and "similarity" in results[0]:
+        return "spearman", spearman([r["similarity"] for r in results], [float(e.label) for e in examples])
+    return accuracy_score(results, examples, label_names)
+
+
+@task_kind(
+    "text-matching",
+    names=("TextMatchingTask",),
+    module="finehub.modules.text_tasks:TextMatcher",
+    tags=("text", "matching", "similarity"),
+    onnx=OnnxSpec(
+        settings=lambda m: {
+            **text_settings(m),
+            "head": m.config["head"],
+            "label_names": m.config["label_names"],
+        },
+        output="output",
+        inputs=PAIR_INPUTS,
+        axes={
+            **{n: {0: "batch", 1: f"sequence_{n[-1]}"} for n in PAIR_INPUTS},
+            **text_axes("output", inputs=()),
+        },
+        sample=lambda e: [e.text_a, e.text_b],
+        fallback=lambda: [
+            [a, b] for a, b in zip(SAMPLE_TEXTS, SAMPLE_TEXTS[1:] + SAMPLE_TEXTS[:1], strict=True)
+        ],
+        answer=_answer,
+        score=_score,
+    ),
+)
 class TextMatchingTask(TextTask):
     """Pairs ``TextExample(text_a, label, text_b)`` scored by a bi-encoder (see the module docstring).
 
@@ -78,36 +121,16 @@ class TextMatchingTask(TextTask):
         main_metric: str | None = None,
         seed: int = 0,
     ) -> None:
-        from finehub.modules.text_tasks.network import MATCH_HEADS, SiameseNet
+        from finehub.nn.heads import MATCH_HEADS, SiameseNet
 
-        if head not in MATCH_HEADS:
-            raise ConfigError("head", f"must be one of {list(MATCH_HEADS)}, got {head!r}")
+        check_choice("head", head, MATCH_HEADS)
         metrics = tuple(metrics) if metrics is not None else DEFAULT_METRICS[head]
-        super().__init__(
-            module,
-            max_seq_len=max_seq_len,
-            pooling=pooling,
-            dropout=dropout,
-            extend_vocab_from=extend_vocab_from,
-            vocab_min_count=vocab_min_count,
-            metrics=metrics,
-            main_metric=main_metric or metrics[0],
-            seed=seed,
-        )
+        super().__init__(module, **encoder_options(locals(), main_metric=main_metric or metrics[0]))
         self.head = head
         self.num_classes = check_num_classes(num_classes, minimum=2)
         self.label_names = check_label_names(label_names, num_classes)
         self.regression = False
-        self.model = self.seeded(
-            lambda: SiameseNet(
-                self.backbone.model,
-                self.backbone.hidden_size,
-                head=head,
-                num_classes=num_classes,  # type: ignore[arg-type]
-                pooling=self.pooling,
-                dropout=self.dropout,  # type: ignore[arg-type]
-            )
-        )
+        self.model = self.with_head(SiameseNet, head=head, num_classes=num_classes, pooling=self.pooling)
 
     def __repr__(self) -> str:
         return f"TextMatchingTask(head={self.head!r}, num_classes={self.num_classes}, max_seq_len={self.max_seq_len})"
@@ -188,8 +211,7 @@ class TextMatchingTask(TextTask):
         return F.cross_entropy(outputs.float(), labels)
 
     def compute_metrics(self, outputs: torch.Tensor, labels: np.ndarray) -> dict[str, Any]:
-        from finehub.finetune.metrics import classification_metrics
-        from finehub.finetune.tasks._metrics import auc, pearson, spearman
+        from finehub.finetune.metrics import auc, classification_metrics, pearson, spearman
 
         if self.head == "cosine":
             scores = outputs.float().cpu().numpy()
@@ -209,7 +231,8 @@ class TextMatchingTask(TextTask):
 
     def predict(self, pairs: Sequence[Sequence[str]], *, batch_size: int = 32) -> list[dict[str, Any]]:
         """Per pair ``{"similarity"}`` (cosine head) or ``{"label", "score", "probabilities"}``."""
-        from finehub.modules.text_tasks import check_pairs, match_results, pair_batches, run_batches
+        from finehub.modules.finetuned import run_batches
+        from finehub.modules.text_tasks import check_pairs, match_results, pair_batches
 
         items = check_pairs(pairs)
         batches = pair_batches(self.tokenizer, items, max_seq_len=self.max_seq_len, batch_size=batch_size)
@@ -218,15 +241,5 @@ class TextMatchingTask(TextTask):
     def _head_config(self) -> dict[str, Any]:
         return {"head": self.head, "label_names": [] if self.regression else list(self.label_names)}
 
-    def export_files(self, folder: Path) -> dict[str, Any]:
-        from finehub.modules.text_tasks import TextMatcher
-
-        info = TextMatcher.info
-        return {
-            "entry": info.entry,
-            "task": info.task,
-            "tags": ["text", "matching", "similarity"],
-            "inputs": dict(info.inputs),
-            "outputs": dict(info.outputs),
-            "config": {**self.export_encoder(folder), **self._head_config()},
-        }
+    def export_config(self, folder: Path) -> dict[str, Any]:
+        return {**self.export_encoder(folder), **self._head_config()}

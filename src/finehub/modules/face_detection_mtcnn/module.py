@@ -13,11 +13,23 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from finehub.data.draw import draw_annotations, output_name, save_image
-from finehub.data.images import ImageLike, load_images
+from finehub._utils.limits import file_paths_allowed
 from finehub.errors import ModuleInputError
 from finehub.hub.module import Asset, ModuleBase, moduleinfo, runnable, serving
-from finehub.modules._common import package_asset_path
+from finehub.imaging.draw import draw_annotations, output_name
+from finehub.imaging.images import ImageLike, load_images
+from finehub.modules._common import (
+    BatchSize,
+    OutputDir,
+    Paths,
+    UseGpu,
+    Visualization,
+    check_batch_size,
+    drawn_result,
+    honour_use_gpu,
+    package_asset_path,
+    paddle_images,
+)
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -42,6 +54,12 @@ _ASSETS = (
     ),
 )
 LANDMARK_NAMES = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")
+# P-Net scores 12-px windows, so a face smaller than 12 px needs the image upscaled by 12 / size:
+# 10 px is a 1.44× larger image; smaller would multiply memory and time. The top is a sanity bound.
+MIN_FACE_SIZE_RANGE = (10.0, 100_000.0)
+# Below this P-Net cut-off nearly every window of a textured image becomes a candidate, and the
+# first NMS (linear in candidates per kept box) takes minutes: 0.1 is 15× slower than 0.6 on noise.
+MIN_PNET_THRESHOLD = 0.3
 
 
 @moduleinfo(
@@ -69,7 +87,7 @@ LANDMARK_NAMES = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")
     },
 )
 class FaceDetectionMTCNN(ModuleBase):
-    """Finds faces of any size down to ``min_face_size`` pixels; runs on CPU or a CUDA device."""
+    """Finds faces of any size down to ``min_face_size`` pixels (10 at least); runs on CPU or CUDA."""
 
     def __init__(self, *, directory: str | Path | None = None, device: str = "cpu", **init_args: Any) -> None:
         super().__init__(directory=directory, **init_args)
@@ -94,58 +112,81 @@ class FaceDetectionMTCNN(ModuleBase):
             getattr(self.net, stem).load_state_dict(tensors, strict=True)
         self.net.eval().to(self.device)
 
+    def to_device(self, device: str) -> None:
+        """Move the networks (PaddleHub's ``use_gpu=True`` calls this with "cuda")."""
+        import torch
+
+        self.device = torch.device(device)
+        self.net.to(self.device)
+
     @runnable
-    @serving(batch="images", exclude=("visualize", "output_dir"))
+    @serving(batch="images", exclude=("paths", "visualize", "output_dir"))
     def detect_faces(
         self,
-        images: ImageLike | Sequence[ImageLike],
+        images: ImageLike | Sequence[ImageLike] | None = None,
         min_face_size: float = 20,
         thresholds: Sequence[float] = (0.6, 0.7, 0.7),
         keep_all: bool = True,
         visualize: bool = False,
-        output_dir: str | Path = "detection_result",
+        output_dir: OutputDir = "detection_result",
+        *,
+        paths: Paths = None,
+        use_gpu: UseGpu = False,
+        batch_size: BatchSize = 8,
+        visualization: Visualization = False,
     ) -> list[list[dict[str, Any]]]:
-        """Faces in each image (a list per image, in input order).
+        """Faces in each image (a list per image, in input order; ``paths`` follow ``images``).
 
         ``thresholds`` are the P-Net, R-Net and O-Net score cut-offs; ``keep_all=False`` keeps only the
-        largest face of each image. With ``visualize=True`` an annotated PNG per image is written to
-        ``output_dir`` and each face dict gets its path as ``"save_path"``.
+        largest face of each image. With ``visualize=True`` (or PaddleHub's ``visualization``) an
+        annotated PNG per image is written to ``output_dir`` and each face dict gets its path as
+        ``"save_path"``; over HTTP, where nothing is written, ``face_detection`` returns the drawing.
         """
-        return [
-            [{**face, "save_path": str(path)} for face in faces] if path else faces
-            for faces, path in self._run(images, min_face_size, thresholds, keep_all, visualize, output_dir)
-        ]
+        draw = visualize or visualization
+        if draw and not file_paths_allowed():
+            raise ModuleInputError(
+                "visualization",
+                "detect_faces answers faces only and writes no file here; call face_detection, "
+                "whose result per image carries the drawn image",
+            )
+        inputs = paddle_images(images, paths)
+        honour_use_gpu(self, use_gpu)
+        results = []
+        for index, (image, faces) in enumerate(
+            self._run(inputs, min_face_size, thresholds, keep_all, batch_size)
+        ):
+            if draw:  # one drawing per input, faces or not
+                drawn = drawn_result(_drawing(image, faces), output_dir, output_name(inputs[index], index))
+                faces = [{**face, **drawn} for face in faces]
+            results.append(faces)
+        return results
 
+    @serving(batch="images", exclude=("paths", "data", "output_dir"))
     def face_detection(
         self,
-        images: Sequence[Any] | None = None,
-        paths: Sequence[str] | None = None,
+        images: Sequence[ImageLike] | None = None,
+        paths: Paths = None,
         data: dict[str, Sequence[Any]] | None = None,
-        use_gpu: bool = False,
-        visualization: bool = False,
-        output_dir: str = "detection_result",
+        use_gpu: UseGpu = False,
+        output_dir: OutputDir = "detection_result",
+        visualization: Visualization = False,
         confs_threshold: float = 0.7,
+        batch_size: BatchSize = 8,
     ) -> list[dict[str, Any]]:
-        """PaddleHub's call: ``data={"image": [...]}``, ``paths=[...]`` or ``images=[arrays]``.
+        """PaddleHub's call and result: per image ``{"data": [{"left", "right", "top", "bottom",
+        "confidence"}], "path": ...}``.
 
-        Returns per image ``{"data": [{"left", "right", "top", "bottom", "confidence"}], "path": ...}``
-        (``path`` is the input path, or None for in-memory images; ``save_path`` is added with
-        ``visualization=True``). ``confs_threshold`` is the final (O-Net) score cut-off. As in
+        Images come as ``images=[...]``, ``paths=[...]`` or ``data={"image": [...]}``; ``path`` is the
+        input's file path, or None. ``confs_threshold`` is the final (O-Net) score cut-off. As in
         PaddleHub, arrays in ``images`` are BGR (``cv2.imread`` order); ``detect_faces`` takes RGB.
+        With ``visualization=True`` each entry gets ``save_path`` (or ``image_base64`` over HTTP).
         """
-        if use_gpu and self.device.type != "cuda":
-            raise ModuleInputError(
-                "use_gpu", f"this module runs on {self.device}; create it with device='cuda' to use a GPU"
-            )
         arrays = [a[..., ::-1] if getattr(a, "ndim", 0) == 3 else a for a in images or ()]  # BGR -> RGB
-        inputs = [*arrays, *(paths or ()), *((data or {}).get("image") or ())]
-        if not inputs:
-            raise ModuleInputError(
-                "data", 'no images given; pass data={"image": [...]}, paths=[...] or images=[...]'
-            )
-        found = self._run(inputs, 20, (0.6, 0.7, confs_threshold), True, visualization, output_dir)
+        inputs = paddle_images(arrays, paths, data)
+        honour_use_gpu(self, use_gpu)
         results = []
-        for source, (faces, save_path) in zip(inputs, found, strict=True):
+        found = self._run(inputs, 20, (0.6, 0.7, confs_threshold), True, batch_size)
+        for index, (source, (image, faces)) in enumerate(zip(inputs, found, strict=True)):
             entry: dict[str, Any] = {
                 "data": [
                     {
@@ -159,46 +200,41 @@ class FaceDetectionMTCNN(ModuleBase):
                 ],
                 "path": _input_path(source),
             }
-            if save_path:
-                entry["save_path"] = str(save_path)
+            if visualization:
+                entry.update(drawn_result(_drawing(image, faces), output_dir, output_name(source, index)))
             results.append(entry)
         return results
 
     def _run(
-        self,
-        images: Any,
-        min_face_size: Any,
-        thresholds: Any,
-        keep_all: bool,
-        visualize: bool,
-        output_dir: str | Path,
-    ) -> list[tuple[list[dict[str, Any]], Path | None]]:
-        """(faces, path of the visualisation or None) per image."""
+        self, images: list[Any], min_face_size: Any, thresholds: Any, keep_all: bool, batch_size: Any
+    ) -> list[tuple[Image.Image, list[dict[str, Any]]]]:
+        """(decoded image, faces) per input, ``batch_size`` images per pass through the cascade."""
+        check_batch_size(batch_size)
         pil_images = load_images(images)
-        detections = self._detect(pil_images, min_face_size, thresholds)
         results = []
-        for index, (image, found) in enumerate(zip(pil_images, detections, strict=True)):
-            faces = [_face_dict(found, k) for k in range(len(found.scores))]
-            if not keep_all and faces:
-                faces = [max(faces, key=lambda f: (f["box"][2] - f["box"][0]) * (f["box"][3] - f["box"][1]))]
-            path = None
-            if visualize:
-                source = images[index] if _is_list(images) else images
-                path = self._save_visualization(image, faces, output_dir, output_name(source, index))
-            results.append((faces, path))
+        for start in range(0, len(pil_images), batch_size):
+            chunk = pil_images[start : start + batch_size]
+            for image, found in zip(chunk, self._detect(chunk, min_face_size, thresholds), strict=True):
+                faces = [_face_dict(found, k) for k in range(len(found.scores))]
+                if not keep_all and faces:
+                    faces = [
+                        max(faces, key=lambda f: (f["box"][2] - f["box"][0]) * (f["box"][3] - f["box"][1]))
+                    ]
+                results.append((image, faces))
         return results
 
     def _detect(self, images: list[Image.Image], min_face_size: Any, thresholds: Any) -> list[Detections]:
         import numpy as np
         import torch
 
+        low, high = MIN_FACE_SIZE_RANGE
         if (
             isinstance(min_face_size, bool)
             or not isinstance(min_face_size, numbers.Real)
-            or not min_face_size > 0
+            or not low <= min_face_size <= high
         ):
             raise ModuleInputError(
-                "min_face_size", f"must be a positive number of pixels, got {min_face_size!r}"
+                "min_face_size", f"must be a number of pixels from {low:g} to {high:g}, got {min_face_size!r}"
             )
         if (
             not _is_list(thresholds)
@@ -206,8 +242,12 @@ class FaceDetectionMTCNN(ModuleBase):
             or not all(
                 isinstance(t, numbers.Real) and not isinstance(t, bool) and 0 <= t <= 1 for t in thresholds
             )
+            or thresholds[0] < MIN_PNET_THRESHOLD
         ):
-            raise ModuleInputError("thresholds", f"must be three numbers in [0, 1], got {thresholds!r}")
+            raise ModuleInputError(
+                "thresholds",
+                f"must be three numbers in [0, 1], the first at least {MIN_PNET_THRESHOLD}, got {thresholds!r}",
+            )
         tensors = [torch.from_numpy(np.array(img)).permute(2, 0, 1).to(self.device) for img in images]
         return self.net.detect(
             tensors,
@@ -216,16 +256,14 @@ class FaceDetectionMTCNN(ModuleBase):
             factor=float(self.info.config["pyramid_factor"]),
         )
 
-    def _save_visualization(
-        self, image: Image.Image, faces: list[dict[str, Any]], output_dir: str | Path, stem: str
-    ) -> Path:
-        drawn = draw_annotations(
-            image,
-            boxes=[f["box"] for f in faces],
-            points=[p for f in faces for p in f["landmarks"].values()],
-            labels=[f"{f['score']:.2f}" for f in faces],
-        )
-        return save_image(drawn, output_dir, stem)
+
+def _drawing(image: Image.Image, faces: list[dict[str, Any]]) -> Image.Image:
+    return draw_annotations(
+        image,
+        boxes=[f["box"] for f in faces],
+        points=[p for f in faces for p in f["landmarks"].values()],
+        labels=[f"{f['score']:.2f}" for f in faces],
+    )
 
 
 def _face_dict(found: Detections, k: int) -> dict[str, Any]:

@@ -1,6 +1,6 @@
 """The module class a fine-tuned image classifier loads as, from its exported folder.
 
-Folder layout (written by ``finehub.finetune.export``)::
+Folder layout (written by ``finehub.finetune.export``; see :mod:`finehub.modules.finetuned`)::
 
     module.json          ModuleInfo; ``config`` holds num_classes, label_names, the backbone's
                          ``build`` ("finehub.nn.<module>:<Class>") and ``build_kwargs``,
@@ -15,10 +15,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from finehub.data.images import ImageLike, load_images
 from finehub.errors import InvalidManifestError
-from finehub.hub.module import ModuleBase, moduleinfo, runnable, serving
+from finehub.hub.module import moduleinfo, runnable, serving
+from finehub.imaging.images import ImageLike, load_images
 from finehub.modules._common import check_batch_size
+from finehub.modules.finetuned import WEIGHTS, FinetunedModule, format_predictions, softmax
 
 if TYPE_CHECKING:
     import numpy as np
@@ -26,18 +27,6 @@ if TYPE_CHECKING:
 
     from finehub.nn.backbone import ImageBackbone
 
-WEIGHTS = "model.safetensors"
-CONFIG_KEYS = (
-    "num_classes",
-    "label_names",
-    "build",
-    "build_kwargs",
-    "feature_dim",
-    "resize",
-    "image_size",
-    "mean",
-    "std",
-)
 BUILD_PREFIX = "finehub.nn."  # backbones are rebuilt only from finehub's own network definitions
 
 
@@ -82,28 +71,32 @@ def predict_logits(net: nn.Module, transform: Any, images: Sequence[Any], batch_
     inputs={"images": "list of images: file paths, PIL images, numpy H×W×3 uint8 RGB, bytes or base64"},
     outputs={"label": "best label", "score": "its probability", "probabilities": "label -> probability"},
 )
-class ImageClassifier(ModuleBase):
+class ImageClassifier(FinetunedModule):
     """Generic class of exported image classifiers; each instance takes its metadata from ``module.json``."""
+
+    config_keys = (
+        "num_classes",
+        "label_names",
+        "build",
+        "build_kwargs",
+        "feature_dim",
+        "resize",
+        "image_size",
+        "mean",
+        "std",
+    )
 
     def __init__(self, *, directory: str | Path | None = None, device: str = "cpu", **init_args: Any) -> None:
         super().__init__(directory=directory, **init_args)
-        from finehub.data.transforms import eval_transform, rgb_triple
-        from finehub.hub.store import MANIFEST, read_manifest
+        from finehub.hub.store import MANIFEST
         from finehub.hub.weights import load_state_dict
-        from finehub.modules.image_classifier.network import ImageClassifierNet
+        from finehub.imaging.transforms import eval_transform, rgb_triple
+        from finehub.nn.heads import ImageClassifierNet
 
-        if self.directory is None:
-            raise InvalidManifestError(
-                "image-classifier", "needs the folder of an exported model (directory=...)"
-            )
-        info = read_manifest(self.directory)
-        where = str(self.directory / MANIFEST)
-        missing = [k for k in CONFIG_KEYS if k not in info.config]
-        if missing:
-            raise InvalidManifestError(where, f"config lacks {missing}; export the model again with finehub")
-        self.info = info  # type: ignore[misc]  # per-instance metadata
-        cfg = self.config = dict(info.config)
-        backbone = build_backbone(cfg["build"], dict(cfg["build_kwargs"]), where=where)
+        cfg = self.config
+        backbone = build_backbone(
+            cfg["build"], dict(cfg["build_kwargs"]), where=str(self.directory / MANIFEST)
+        )
         self.net = ImageClassifierNet(backbone, cfg["feature_dim"], cfg["num_classes"], dropout=0.0)
         try:
             self.net.load_state_dict(load_state_dict(self.directory / WEIGHTS), strict=True)
@@ -117,21 +110,28 @@ class ImageClassifier(ModuleBase):
             resize=cfg["resize"], image_size=cfg["image_size"], mean=self.mean, std=self.std
         )
 
-    @property
-    def label_names(self) -> list[str]:
-        return list(self.config["label_names"])
-
     @runnable
     @serving(batch="images")
     def classify(
         self, images: ImageLike | Sequence[ImageLike], top_k: int | None = None, batch_size: int = 16
     ) -> list[dict[str, Any]]:
         """Label, score and probabilities for each image (``top_k``: only the k most probable listed)."""
-        from finehub.modules.text_classifier import format_predictions
-        from finehub.modules.text_tasks import softmax
-
         logits = predict_logits(self.net, self.transform, load_images(images), batch_size)
         return format_predictions(softmax(logits), self.label_names, top_k)
+
+    @classmethod
+    def onnx_feeds(cls, runtime: Any, inputs: Sequence[Any]) -> dict[str, np.ndarray]:
+        return runtime.image_feeds(load_images(list(inputs)))
+
+    @classmethod
+    def onnx_predict(
+        cls, runtime: Any, inputs: Sequence[Any], batch_size: int, *, top_k: int | None = None
+    ) -> list[dict[str, Any]]:
+        import numpy as np
+
+        images = load_images(inputs)
+        rows = runtime.batched(images, batch_size, lambda b: runtime.raw_outputs(runtime.image_feeds(b)))
+        return format_predictions(softmax(np.stack(rows)), runtime.spec["label_names"], top_k)
 
     def backbone(self) -> ImageBackbone:
         """The fine-tuned backbone, so an exported classifier can be fine-tuned further."""

@@ -13,13 +13,28 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from finehub._utils.lazy import require
-from finehub.data.draw import draw_annotations, output_name, save_image
-from finehub.data.images import ImageLike, load_images
+from finehub._utils.limits import file_paths_allowed
 from finehub.errors import ModuleInputError
 from finehub.hub.module import Asset, ModuleBase, moduleinfo, runnable, serving
-from finehub.modules._common import package_asset_path, verify_once
+from finehub.imaging.draw import draw_annotations, output_name
+from finehub.imaging.images import ImageLike, load_images
+from finehub.modules._common import (
+    BatchSize,
+    OutputDir,
+    Paths,
+    UseGpu,
+    Visualization,
+    check_batch_size,
+    drawn_result,
+    honour_use_gpu,
+    package_asset_path,
+    paddle_images,
+    verify_once,
+)
 
 if TYPE_CHECKING:
+    from PIL import Image
+
     from finehub.modules.ocr_ppocrv4.pipeline import PPOCRv4
 
 _ASSETS = (
@@ -55,8 +70,10 @@ MAX_ASPECT_RATIO = 200  # wider (or taller) images are strips no resize can make
         "images": "list of images: file paths, PIL images, H×W×3 uint8 RGB arrays, encoded bytes or base64"
     },
     outputs={
-        "lines": "per image, a list of {text, confidence, box: four [x, y] corners clockwise from top-left} "
-        "in reading order (top to bottom, left to right within a line)"
+        "ocr": "per image, a list of {text, confidence, box: four [x, y] corners clockwise from top-left} "
+        "in reading order (top to bottom, left to right within a line)",
+        "recognize_text": "PaddleHub's shape: per image {data: [{text, confidence, text_box_position}], "
+        "save_path}",
     },
     finehub=">=0.1,<1",
     requirements=("onnxruntime>=1.16", "opencv-python-headless<5", "pyclipper>=1.3", "shapely>=2"),
@@ -89,31 +106,105 @@ class OCRPPOCRv4(ModuleBase):
         self.engine: PPOCRv4 = PPOCRv4(det, rec, cls, num_threads=num_threads)
 
     @runnable
-    @serving(batch="images", exclude=("visualize", "output_dir"))
-    def recognize_text(
+    @serving(batch="images", exclude=("paths", "visualize", "output_dir"))
+    def ocr(
         self,
-        images: ImageLike | Sequence[ImageLike],
+        images: ImageLike | Sequence[ImageLike] | None = None,
         box_threshold: float = 0.5,
         text_threshold: float = 0.5,
         use_angle_cls: bool = False,
         visualize: bool = False,
-        output_dir: str | Path = "ocr_result",
+        output_dir: OutputDir = "ocr_result",
+        *,
+        paths: Paths = None,
+        use_gpu: UseGpu = False,
+        batch_size: BatchSize = 1,
+        visualization: Visualization = False,
     ) -> list[list[dict[str, Any]]]:
-        """Text lines of each image (a list per image, in input order).
+        """Text lines of each image (a list per image, in input order; ``paths`` follow ``images``).
 
         ``box_threshold``: minimum mean text probability of a detected region; ``text_threshold``:
         minimum recognition confidence of a line; ``use_angle_cls``: also read upside-down lines.
-        With ``visualize=True`` an annotated PNG per image (boxes numbered in result order) is written
-        to ``output_dir`` and each line dict gets its path as ``"save_path"``.
+        With ``visualize=True`` (or PaddleHub's ``visualization``) an annotated PNG per image (boxes
+        numbered in result order) is written to ``output_dir`` and each line dict gets its path as
+        ``"save_path"``; over HTTP, where nothing is written, ``recognize_text`` returns the drawing.
+        Images are read one at a time whatever ``batch_size`` says (lines are batched inside).
         """
+        draw = visualize or visualization
+        if draw and not file_paths_allowed():
+            raise ModuleInputError(
+                "visualization",
+                "ocr answers lines only and writes no file here; call recognize_text, "
+                "whose result per image carries the drawn image",
+            )
+        inputs = paddle_images(images, paths)
+        results = []
+        read = self._read(inputs, box_threshold, text_threshold, use_angle_cls, use_gpu, batch_size)
+        for index, (image, lines) in enumerate(read):
+            if draw:
+                drawn = drawn_result(_drawing(image, lines), output_dir, output_name(inputs[index], index))
+                lines = [{**line, **drawn} for line in lines]
+            results.append(lines)
+        return results
+
+    @serving(batch="images", exclude=("paths", "output_dir"))
+    def recognize_text(
+        self,
+        images: Sequence[ImageLike] | None = None,
+        paths: Paths = None,
+        use_gpu: UseGpu = False,
+        output_dir: OutputDir = "ocr_result",
+        visualization: Visualization = False,
+        box_thresh: float = 0.5,
+        text_thresh: float = 0.5,
+        batch_size: BatchSize = 1,
+    ) -> list[dict[str, Any]]:
+        """PaddleHub's call and result: per image ``{"data": [{"text", "confidence",
+        "text_box_position"}], "save_path": ...}``.
+
+        ``text_box_position`` holds the four [x, y] corners clockwise from top-left; ``save_path`` is
+        "" unless ``visualization=True`` (over HTTP the drawing comes back as ``image_base64``).
+        Upside-down lines are turned upright first, as PaddleHub's OCR modules do. Arrays in
+        ``images`` are BGR (``cv2.imread`` order), as in PaddleHub; ``ocr`` takes RGB.
+        """
+        arrays = [a[..., ::-1] if getattr(a, "ndim", 0) == 3 else a for a in images or ()]  # BGR -> RGB
+        inputs = paddle_images(arrays, paths)
+        results = []
+        read = self._read(inputs, box_thresh, text_thresh, True, use_gpu, batch_size)
+        for index, (image, lines) in enumerate(read):
+            entry: dict[str, Any] = {
+                "data": [
+                    {"text": line["text"], "confidence": line["confidence"], "text_box_position": line["box"]}
+                    for line in lines
+                ],
+                "save_path": "",
+            }
+            if visualization:
+                entry.update(
+                    drawn_result(_drawing(image, lines), output_dir, output_name(inputs[index], index))
+                )
+            results.append(entry)
+        return results
+
+    def _read(
+        self,
+        inputs: list[Any],
+        box_threshold: Any,
+        text_threshold: Any,
+        use_angle_cls: Any,
+        use_gpu: Any,
+        batch_size: Any,
+    ) -> list[tuple[Image.Image, list[dict[str, Any]]]]:
+        """(decoded image, lines as finehub's dicts) per input."""
         import numpy as np
 
         for name, value in (("box_threshold", box_threshold), ("text_threshold", text_threshold)):
             if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value <= 1:
                 raise ModuleInputError(name, f"must be a number in [0, 1], got {value!r}")
-        pil_images = load_images(images)
-        results = []
-        for index, image in enumerate(pil_images):
+        check_batch_size(batch_size)
+        honour_use_gpu(self, use_gpu)
+        out = []
+        for index, image in enumerate(load_images(inputs)):
             w, h = image.size
             if max(w, h) > MAX_ASPECT_RATIO * min(w, h):
                 raise ModuleInputError(
@@ -134,20 +225,17 @@ class OCRPPOCRv4(ModuleBase):
                 }
                 for line in found
             ]
-            if visualize:
-                source = images[index] if isinstance(images, (list, tuple)) else images
-                drawn = draw_annotations(
-                    image,
-                    polygons=[line["box"] for line in lines],
-                    labels=[str(k + 1) for k in range(len(lines))],
-                )
-                path = str(save_image(drawn, output_dir, output_name(source, index)))
-                lines = [{**line, "save_path": path} for line in lines]
-            results.append(lines)
-        return results
+            out.append((image, lines))
+        return out
 
     def _verified_file(self, asset: Asset) -> Path:
         """The asset's file in the installed package, its sha256 checked once per process."""
         path = package_asset_path(asset, module=self.info.name, install=self.info.config["weights_install"])
         verify_once(path, asset.sha256)
         return path
+
+
+def _drawing(image: Image.Image, lines: list[dict[str, Any]]) -> Image.Image:
+    return draw_annotations(
+        image, polygons=[line["box"] for line in lines], labels=[str(k + 1) for k in range(len(lines))]
+    )

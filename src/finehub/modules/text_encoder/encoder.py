@@ -7,11 +7,19 @@ import json
 import logging
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from finehub.errors import ConfigError, DataFormatError, ModuleInputError
 from finehub.hub.module import ModuleBase, moduleinfo, runnable, serving
-from finehub.modules._common import bf16_supported, check_batch_size, pick_device
+from finehub.modules._common import (
+    BatchSize,
+    TextData,
+    UseGpu,
+    check_batch_size,
+    honour_use_gpu,
+    paddle_texts,
+)
+from finehub.nn.device import bf16_supported, pick_device
 
 if TYPE_CHECKING:
     import numpy as np
@@ -22,6 +30,7 @@ log = logging.getLogger(__name__)
 
 _POOLING_FILE = "1_Pooling/config.json"  # sentence-transformers' pooling config, when present
 _ST_CONFIG_FILE = "sentence_bert_config.json"  # sentence-transformers' max_seq_length, when present
+_HEAD_CHARS_PER_TOKEN = 16  # first guess of the characters a token covers (English: about 4)
 
 
 @moduleinfo(
@@ -49,6 +58,8 @@ class TextEncoder(ModuleBase):
     fp32 either way, so ``backbone()`` hands fine-tuning the full-precision weights.
     """
 
+    model_args: ClassVar[dict[str, Any]] = {}  # keyword arguments of the model class (subclasses)
+
     def __init__(
         self,
         *,
@@ -69,7 +80,7 @@ class TextEncoder(ModuleBase):
         hf_logging.disable_progress_bar()  # a library does not draw on the user's terminal
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(self.source_dir, local_files_only=True)
-            self.model = AutoModel.from_pretrained(self.source_dir, local_files_only=True)
+            self.model = AutoModel.from_pretrained(self.source_dir, local_files_only=True, **self.model_args)
         except (OSError, ValueError) as e:
             raise DataFormatError(
                 str(self.source_dir),
@@ -80,6 +91,7 @@ class TextEncoder(ModuleBase):
                 hf_logging.enable_progress_bar()
         self.model.eval().to(self.device)
         self._check_vocab()
+        self.requested_precision = precision
         self.precision = self._choose_precision(precision)
         self._runtime = self.model if self.precision == "fp32" else _bf16_copy(self.model)
         self.pooling = self._choose_pooling(pooling)
@@ -98,14 +110,25 @@ class TextEncoder(ModuleBase):
             )
         return self.directory
 
+    def to_device(self, device: str) -> None:
+        """Move the encoder, choosing the precision again for the new device (PaddleHub's
+        ``use_gpu=True`` calls this with "cuda")."""
+        self.device = pick_device(device)
+        self.model.to(self.device)
+        self.precision = self._choose_precision(self.requested_precision)
+        self._runtime = self.model if self.precision == "fp32" else _bf16_copy(self.model)
+
     @runnable
     @serving(batch="texts")
     def embed(
         self,
-        texts: str | Sequence[str],
-        batch_size: int = 32,
+        texts: str | Sequence[str] | None = None,
+        batch_size: BatchSize = 32,
         max_seq_len: int | None = None,
         normalize: bool = True,
+        *,
+        data: TextData = None,
+        use_gpu: UseGpu = False,
     ) -> np.ndarray:
         """Float32 N×D embeddings, one row per text, in input order (unit length when ``normalize``).
 
@@ -118,11 +141,13 @@ class TextEncoder(ModuleBase):
 
         from finehub.nn.pooling import pool_tokens
 
-        items = _as_texts(texts, "texts")
+        texts = paddle_texts(texts, data)
         seq_len = self._checked_seq_len(
             self.max_seq_len if max_seq_len is None else max_seq_len, field="max_seq_len"
         )
+        items = [self._head(text, seq_len) for text in _as_texts(texts, "texts" if data is None else "data")]
         check_batch_size(batch_size)
+        honour_use_gpu(self, use_gpu)
         order = sorted(range(len(items)), key=lambda i: -len(items[i]))  # similar lengths share a batch
         out = np.empty((len(items), self.dim), dtype=np.float32)
         with torch.inference_mode():
@@ -143,14 +168,40 @@ class TextEncoder(ModuleBase):
         return out
 
     @serving
-    def similarity(self, a: str | Sequence[str], b: str | Sequence[str]) -> float | list[list[float]]:
+    def similarity(
+        self,
+        a: str | Sequence[str],
+        b: str | Sequence[str],
+        *,
+        batch_size: BatchSize = 32,
+        use_gpu: UseGpu = False,
+    ) -> float | list[list[float]]:
         """Cosine similarity: a float for two strings, else a len(a)×len(b) matrix (nested lists)."""
         left, right = _as_texts(a, "a"), _as_texts(b, "b")
-        vectors = self.embed([*left, *right], normalize=True)
+        vectors = self.embed([*left, *right], batch_size=batch_size, normalize=True, use_gpu=use_gpu)
         matrix = vectors[: len(left)] @ vectors[len(left) :].T
         if isinstance(a, str) and isinstance(b, str):
             return float(matrix[0, 0])
         return matrix.astype(float).tolist()
+
+    def _head(self, text: str, seq_len: int) -> str:
+        """The start of ``text`` that tokenizes to the same first ``seq_len`` tokens as all of it.
+
+        A tokenizer reads the whole text even when only its first tokens are kept (a megabyte takes
+        about a second), so one long text would hold up every request batched or queued behind it.
+        Tokenizers split text into words first and tokenize each word on its own, so a prefix is
+        enough once every kept token comes from a word before the prefix's last (possibly cut)
+        word. The prefix grows 4× until that holds; at worst it is the whole text.
+        """
+        keep = max(1, seq_len - self.tokenizer.num_special_tokens_to_add())
+        size = _HEAD_CHARS_PER_TOKEN * seq_len
+        while size < len(text) and self.tokenizer.is_fast:
+            words = self.tokenizer(text[:size], add_special_tokens=False, verbose=False).word_ids()
+            last_kept, last = (words[keep - 1], words[-1]) if len(words) > keep else (None, None)
+            if last_kept is not None and last is not None and last_kept < last:
+                return text[:size]
+            size *= 4
+        return text
 
     def backbone(self) -> TextBackbone:
         """A trainable copy of the encoder, with its tokenizer, pooling and source folder."""

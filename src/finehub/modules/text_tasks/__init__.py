@@ -1,36 +1,30 @@
-"""Module classes of fine-tuned text models: multi-label classifier, regressor, sequence labeller,
-text matcher. Each loads from a folder that ``finehub.finetune`` exported::
-
-    module.json          ModuleInfo; ``config`` holds what rebuilds the network (see CONFIG_KEYS)
-    model.safetensors    the network's state dict (``encoder.*``, ``head.*``, ``crf.*``...)
-    config.json          the encoder's transformers config
-    tokenizer.json ...   the tokenizer, added vocabulary included
-
-Loading needs transformers and torch but no training code. The helpers here (batching texts
-through a network, reading outputs) are what the fine-tuning tasks' ``predict`` use too, so a
-task and its exported module answer identically.
+"""Module classes of fine-tuned text models beyond single-label classification: multi-label
+classifier, regressor, sequence labeller, text matcher. Each loads from a folder that
+``finehub.finetune`` exported (layout in :mod:`finehub.modules.finetuned`). The helpers here
+(token inputs, pair batches, result dicts) are what the fine-tuning tasks' ``predict`` use too.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
-from finehub.errors import InvalidManifestError, ModuleInputError
-from finehub.hub.module import ModuleBase, moduleinfo, runnable, serving
+from finehub.errors import ModuleInputError
+from finehub.hub.module import moduleinfo, runnable, serving
 from finehub.modules._common import check_batch_size
-from finehub.modules.text_classifier import load_text_network, run_batches, softmax, text_batches
+from finehub.modules.finetuned import (
+    FinetunedTextModule,
+    check_texts,
+    format_predictions,
+    run_batches,
+    sigmoid,
+    softmax,
+)
 
 if TYPE_CHECKING:
     import numpy as np
     import torch
     from torch import nn
-
-    from finehub.nn.backbone import TextBackbone
-
-WEIGHTS = "model.safetensors"
-ENCODER_KEYS = ("max_seq_len", "hidden_size", "pooling")
 
 
 # --- running texts through a network -------------------------------------------------------------
@@ -160,59 +154,13 @@ def multilabel_results(
     ]
 
 
-def sigmoid(x: np.ndarray) -> np.ndarray:
-    import numpy as np
-
-    return 1.0 / (1.0 + np.exp(-x))
-
-
-# --- loading an exported folder ------------------------------------------------------------------
+def check_threshold(threshold: Any) -> float:
+    if not isinstance(threshold, (int, float)) or isinstance(threshold, bool) or not 0 < threshold < 1:
+        raise ModuleInputError("threshold", f"must be a number in (0, 1), got {threshold!r}")
+    return float(threshold)
 
 
-class FinetunedTextModule(ModuleBase):
-    """Base of the exported text modules: reads ``module.json``, rebuilds the network, loads weights.
-
-    Subclasses name the ``config`` keys they need and build their network from the encoder.
-    """
-
-    config_keys: ClassVar[tuple[str, ...]] = ()
-
-    def __init__(self, *, directory: str | Path | None = None, device: str = "cpu", **init_args: Any) -> None:
-        super().__init__(directory=directory, **init_args)
-        from finehub.hub.store import MANIFEST, read_manifest
-
-        if self.directory is None:
-            raise InvalidManifestError(
-                self.info.name, "needs the folder of an exported model (directory=...)"
-            )
-        info = read_manifest(self.directory)
-        missing = [k for k in (*ENCODER_KEYS, *self.config_keys) if k not in info.config]
-        if missing:
-            raise InvalidManifestError(
-                str(self.directory / MANIFEST), f"config lacks {missing}; export the model again"
-            )
-        self.info = info  # type: ignore[misc]  # per-instance metadata
-        self.config = dict(info.config)
-        self.net, self.tokenizer = load_text_network(self.directory, info, self.build_network)
-        self.net.to(device)
-
-    @classmethod
-    def build_network(cls, encoder: nn.Module, config: dict[str, Any]) -> nn.Module:
-        raise NotImplementedError
-
-    def backbone(self) -> TextBackbone:
-        """The fine-tuned encoder, so an exported model can be fine-tuned further."""
-        from finehub.nn.backbone import TextBackbone
-
-        cfg = self.config
-        return TextBackbone(
-            self.net.encoder,
-            self.tokenizer,
-            cfg["hidden_size"],
-            cfg["pooling"],
-            self.directory,
-            cfg["max_seq_len"],
-        )
+# --- the module classes --------------------------------------------------------------------------
 
 
 @moduleinfo(
@@ -228,7 +176,7 @@ class MultiLabelTextClassifier(FinetunedTextModule):
 
     @classmethod
     def build_network(cls, encoder: nn.Module, config: dict[str, Any]) -> nn.Module:
-        from finehub.modules.text_classifier.network import TextClassifierNet
+        from finehub.nn.heads import TextClassifierNet
 
         return TextClassifierNet(
             encoder, config["hidden_size"], len(config["label_names"]), pooling=config["pooling"], dropout=0.0
@@ -240,22 +188,23 @@ class MultiLabelTextClassifier(FinetunedTextModule):
         self, texts: list[str], threshold: float | None = None, batch_size: int = 32
     ) -> list[dict[str, Any]]:
         """The labels whose probability reaches ``threshold`` (default: the exported one), and every probability."""
-        import numpy as np
+        return self.results(self.rows(check_texts(texts), batch_size), self.config, threshold=threshold)
 
-        from finehub.modules.text_classifier import check_texts
+    @staticmethod
+    def results(
+        rows: np.ndarray, config: dict[str, Any], *, threshold: float | None = None
+    ) -> list[dict[str, Any]]:
+        threshold = check_threshold(config["threshold"] if threshold is None else threshold)
+        return multilabel_results(sigmoid(rows), config["label_names"], threshold)
 
-        threshold = self.config["threshold"] if threshold is None else threshold
-        if not isinstance(threshold, (int, float)) or not 0 < threshold < 1:
-            raise ModuleInputError("threshold", f"must be a number in (0, 1), got {threshold!r}")
-        items = check_texts(texts)
-        batches = text_batches(
-            self.tokenizer,
-            items,
-            max_seq_len=self.config["max_seq_len"],
-            batch_size=check_batch_size(batch_size),
+    @classmethod
+    def onnx_predict(
+        cls, runtime: Any, inputs: Sequence[Any], batch_size: int, *, threshold: float | None = None
+    ) -> list[dict[str, Any]]:
+        threshold = check_threshold(runtime.spec["threshold"] if threshold is None else threshold)
+        return cls.results(
+            cls.onnx_rows(runtime, check_texts(inputs), batch_size), runtime.spec, threshold=threshold
         )
-        probs = sigmoid(np.stack(run_batches(self.net, batches, len(items))))
-        return multilabel_results(probs, self.config["label_names"], threshold)
 
 
 @moduleinfo(
@@ -269,7 +218,7 @@ class MultiLabelTextClassifier(FinetunedTextModule):
 class TextRegressor(FinetunedTextModule):
     @classmethod
     def build_network(cls, encoder: nn.Module, config: dict[str, Any]) -> nn.Module:
-        from finehub.modules.text_tasks.network import TextRegressorNet
+        from finehub.nn.heads import TextRegressorNet
 
         return TextRegressorNet(encoder, config["hidden_size"], pooling=config["pooling"], dropout=0.0)
 
@@ -277,16 +226,11 @@ class TextRegressor(FinetunedTextModule):
     @serving(batch="texts")
     def regress(self, texts: list[str], batch_size: int = 32) -> list[dict[str, float]]:
         """``[{"value": x}]``, one per text."""
-        from finehub.modules.text_classifier import check_texts
+        return [{"value": float(v)} for v in self.rows(check_texts(texts), batch_size)]
 
-        items = check_texts(texts)
-        batches = text_batches(
-            self.tokenizer,
-            items,
-            max_seq_len=self.config["max_seq_len"],
-            batch_size=check_batch_size(batch_size),
-        )
-        return [{"value": float(v)} for v in run_batches(self.net, batches, len(items))]
+    @classmethod
+    def onnx_predict(cls, runtime: Any, inputs: Sequence[Any], batch_size: int) -> list[dict[str, float]]:
+        return [{"value": float(v)} for v in cls.onnx_rows(runtime, check_texts(inputs), batch_size)]
 
 
 @moduleinfo(
@@ -302,7 +246,7 @@ class SequenceLabeler(FinetunedTextModule):
 
     @classmethod
     def build_network(cls, encoder: nn.Module, config: dict[str, Any]) -> nn.Module:
-        from finehub.modules.text_tasks.network import TokenTaggerNet
+        from finehub.nn.heads import TokenTaggerNet
 
         return TokenTaggerNet(
             encoder, config["hidden_size"], len(config["tag_names"]), dropout=0.0, crf=config["crf"]
@@ -321,6 +265,33 @@ class SequenceLabeler(FinetunedTextModule):
             batch_size=check_batch_size(batch_size),
         )
         return tagging_results(tokens, ids, self.config["tag_names"])
+
+    @classmethod
+    def onnx_feeds(cls, runtime: Any, inputs: Sequence[Any]) -> dict[str, np.ndarray]:
+        tokens = check_token_inputs(list(inputs), char_level=runtime.spec["char_level"])
+        return runtime.text_feeds(tokens, pretokenized=True)[0]
+
+    @classmethod
+    def onnx_predict(cls, runtime: Any, inputs: Sequence[Any], batch_size: int) -> list[dict[str, Any]]:
+        import numpy as np
+
+        from finehub.modules.text_tasks.tagging import viterbi
+
+        tokens = check_token_inputs(inputs, char_level=runtime.spec["char_level"])
+        crf = runtime.spec.get("crf")
+
+        def run(batch: Sequence[list[str]]) -> list[list[int]]:
+            feeds, encodings = runtime.text_feeds(batch, pretokenized=True)
+            out = []
+            for row, enc in zip(runtime.raw_outputs(feeds), encodings, strict=True):
+                rows = row[first_subtokens(enc.word_ids)]
+                if crf is None:
+                    out.append(rows.argmax(-1).tolist())
+                else:
+                    out.append(viterbi(rows, *(np.asarray(crf[k]) for k in ("start", "end", "transitions"))))
+            return out
+
+        return tagging_results(tokens, runtime.batched(tokens, batch_size, run), runtime.spec["tag_names"])
 
 
 def predict_tags(
@@ -355,7 +326,7 @@ class TextMatcher(FinetunedTextModule):
 
     @classmethod
     def build_network(cls, encoder: nn.Module, config: dict[str, Any]) -> nn.Module:
-        from finehub.modules.text_tasks.network import SiameseNet
+        from finehub.nn.heads import SiameseNet
 
         return SiameseNet(
             encoder,
@@ -379,12 +350,27 @@ class TextMatcher(FinetunedTextModule):
         )
         return match_results(run_batches(self.net, batches, len(items)), self.config)
 
+    @classmethod
+    def onnx_feeds(cls, runtime: Any, inputs: Sequence[Any]) -> dict[str, np.ndarray]:
+        pairs = check_pairs(list(inputs))
+        return {
+            **runtime.text_feeds([a for a, _ in pairs], suffix="_a")[0],
+            **runtime.text_feeds([b for _, b in pairs], suffix="_b")[0],
+        }
+
+    @classmethod
+    def onnx_predict(cls, runtime: Any, inputs: Sequence[Any], batch_size: int) -> list[dict[str, Any]]:
+        pairs = check_pairs(inputs)
+
+        def run(batch: Sequence[tuple[str, str]]) -> list[Any]:
+            return list(runtime.raw_outputs(cls.onnx_feeds(runtime, batch)))
+
+        return match_results(runtime.batched(pairs, batch_size, run), runtime.spec)
+
 
 def match_results(outputs: Sequence[Any], config: dict[str, Any]) -> list[dict[str, Any]]:
     """Outputs of a matcher network as result dicts (see :meth:`TextMatcher.match`)."""
     import numpy as np
-
-    from finehub.modules.text_classifier import format_predictions
 
     if config["head"] == "cosine":
         return [{"similarity": float(v)} for v in outputs]

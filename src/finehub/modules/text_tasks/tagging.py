@@ -1,8 +1,9 @@
-"""Tag schemes, entity spans and Viterbi decoding in plain Python/numpy (no torch).
+"""Tag schemes, entity spans and Viterbi decoding in plain Python/numpy (no torch, no scorer).
 
-Shared by fine-tuning metrics, the exported sequence-labelling module and its ONNX runtime.
+Used by the exported sequence-labelling module, PyTorch or ONNX, to turn tags into entities.
 Tags follow IOB2 (``B-X``, ``I-X``, ``O``) or BIOES (adds ``E-X`` and ``S-X``). Span reading
-follows conlleval: an ``I-X``/``E-X`` that does not continue an ``X`` entity starts one.
+follows conlleval: an ``I-X``/``E-X`` that does not continue an ``X`` entity starts one, as
+seqeval's default mode reads them when fine-tuning scores entities (``finetune.metrics``).
 """
 
 from __future__ import annotations
@@ -45,37 +46,6 @@ def spans(tags: Sequence[str]) -> list[Span]:
         if prefix in ("E", "S") and start >= 0:
             out.append(Span(kind, start, i + 1))
             kind, start = "", -1
-    return out
-
-
-def entity_scores(
-    true: Sequence[Sequence[str]], pred: Sequence[Sequence[str]]
-) -> dict[str, dict[str, float]]:
-    """Entity-level precision, recall and F1 (an entity counts when type and both ends match):
-    ``{"micro": {...}, "<TYPE>": {...}}`` with keys precision, recall, f1, support."""
-    from collections import Counter
-
-    tp: Counter[str] = Counter()
-    n_true: Counter[str] = Counter()
-    n_pred: Counter[str] = Counter()
-    for t_tags, p_tags in zip(true, pred, strict=True):
-        t_spans, p_spans = set(spans(t_tags)), set(spans(p_tags))
-        for s in t_spans:
-            n_true[s.type] += 1
-        for s in p_spans:
-            n_pred[s.type] += 1
-        for s in t_spans & p_spans:
-            tp[s.type] += 1
-
-    def score(hit: int, n_p: int, n_t: int) -> dict[str, float]:
-        precision = hit / n_p if n_p else 0.0
-        recall = hit / n_t if n_t else 0.0
-        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-        return {"precision": precision, "recall": recall, "f1": f1, "support": float(n_t)}
-
-    out = {"micro": score(sum(tp.values()), sum(n_pred.values()), sum(n_true.values()))}
-    for kind in sorted(set(n_true) | set(n_pred)):
-        out[kind] = score(tp[kind], n_pred[kind], n_true[kind])
     return out
 
 

@@ -142,6 +142,32 @@ class Compose:
         return torch.stack([self(img) for img in images])
 
 
+@dataclass(frozen=True)
+class Letterbox:
+    """Scale to fit a ``size``×``size`` square keeping the aspect ratio, centred on a ``fill`` canvas.
+
+    :meth:`place` gives the scale and offsets, so a point (x, y) of the square maps back to the
+    original image as ``((x - left) / scale, (y - top) / scale)``.
+    """
+
+    size: int
+    fill: tuple[int, int, int] = (0, 0, 0)
+
+    def place(self, width: int, height: int) -> tuple[float, int, int, int, int]:
+        """(scale, left, top, new width, new height) of an image of ``width``×``height``."""
+        scale = self.size / max(width, height)
+        new_w, new_h = max(1, round(width * scale)), max(1, round(height * scale))
+        return scale, (self.size - new_w) // 2, (self.size - new_h) // 2, new_w, new_h
+
+    def __call__(self, img: Image.Image) -> Image.Image:
+        from PIL import Image
+
+        _, left, top, new_w, new_h = self.place(*img.size)
+        canvas = Image.new("RGB", (self.size, self.size), self.fill)
+        canvas.paste(img.convert("RGB").resize((new_w, new_h), _bilinear()), (left, top))
+        return canvas
+
+
 def eval_transform(
     *,
     resize: int,

@@ -7,7 +7,7 @@ import pytest
 import torch
 from PIL import Image
 
-from finehub.data.transforms import (
+from finehub.imaging.transforms import (
     IMAGENET_MEAN,
     IMAGENET_STD,
     CenterCrop,

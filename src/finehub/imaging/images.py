@@ -3,6 +3,7 @@
 Accepted: a filesystem path (str or Path), a ``PIL.Image``, a numpy array (H×W or H×W×3/4,
 uint8, RGB order), raw encoded bytes, or a base64 string of encoded bytes (with or without a
 ``data:image/...;base64,`` prefix). URLs are refused: finehub never fetches an image on its own.
+Encoded images larger than 40 megapixels are refused; :func:`max_image_pixels` changes that.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Union
 
+from finehub._utils.limits import file_paths_allowed, image_pixel_limit
+from finehub._utils.limits import max_image_pixels as max_image_pixels  # the size limit, re-exported
 from finehub.errors import ModuleInputError
 
 if TYPE_CHECKING:
@@ -30,6 +33,8 @@ def load_image(item: Any, *, field: str = "image") -> Image.Image:
     if isinstance(item, Image.Image):
         return item.convert("RGB")
     if isinstance(item, Path):
+        if not file_paths_allowed():
+            raise ModuleInputError(field, "file paths are not read here; send the image as base64")
         return _open_path(item, field)
     if isinstance(item, (bytes, bytearray, memoryview)):
         return _decode(bytes(item), field)
@@ -38,6 +43,8 @@ def load_image(item: Any, *, field: str = "image") -> Image.Image:
             raise ModuleInputError(field, "URLs are not fetched; pass a local path, bytes or a base64 string")
         if item.startswith("data:"):
             _, _, item = item.partition(",")
+            return _decode(_b64(item, field), field)
+        if not file_paths_allowed():
             return _decode(_b64(item, field), field)
         if len(item) < 1024 and Path(item).expanduser().exists():
             return _open_path(Path(item).expanduser(), field)
@@ -87,11 +94,23 @@ def _b64(text: str, field: str) -> bytes:
 def _decode(data: bytes, field: str, what: str = "data") -> Image.Image:
     from PIL import Image, UnidentifiedImageError
 
+    limit = image_pixel_limit()
     try:
-        img = Image.open(io.BytesIO(data))
-        img.load()
+        img = Image.open(io.BytesIO(data))  # reads the header only
+        if img.width * img.height <= limit:
+            img.load()
+    except Image.DecompressionBombError as e:  # PIL's own cap, checked while opening
+        raise ModuleInputError(
+            field, f"{what} is too large to decode ({e}); the limit is max_image_pixels={limit}"
+        ) from e
     except (UnidentifiedImageError, OSError, ValueError) as e:
         raise ModuleInputError(field, f"{what} is not a readable image ({e.__class__.__name__})") from e
+    if img.width * img.height > limit:
+        raise ModuleInputError(
+            field,
+            f"{what} is a {img.width}×{img.height} image ({img.width * img.height} pixels), more than "
+            f"max_image_pixels={limit}; send a smaller image",
+        )
     return img.convert("RGB")
 
 

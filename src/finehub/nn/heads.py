@@ -1,9 +1,9 @@
-"""Networks of the fine-tuned text tasks beyond single-label classification.
+"""The heads fine-tuning puts on a pretrained encoder, as whole networks (encoder + head).
 
-Fine-tuning trains them and exported modules rebuild them, so a module runs without training
-code. Parameter names (``encoder.*``, ``head.*``, ``crf.*``) are the export format's keys.
-Multi-label classification needs nothing new: it is a
-:class:`~finehub.modules.text_classifier.network.TextClassifierNet` read through sigmoids.
+Fine-tuning trains them and exported modules rebuild them, so a module runs without any training
+code. Parameter names (``encoder.*``, ``head.*``, ``crf.*``) are the export format's keys;
+``encoder`` is always the pretrained part, as fine-tuning strategies expect. Multi-label
+classification needs nothing new: it is a :class:`TextClassifierNet` read through sigmoids.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from finehub.modules.text_classifier.network import TextClassifierNet
 from finehub.nn.crf import CRF
 from finehub.nn.pooling import TextPooling, pool_tokens
 
@@ -30,6 +29,34 @@ def _encode(
 ) -> torch.Tensor:
     kwargs = {"token_type_ids": token_type_ids} if token_type_ids is not None else {}
     return encoder(input_ids=input_ids, attention_mask=attention_mask, **kwargs).last_hidden_state
+
+
+class TextClassifierNet(nn.Module):
+    """``logits = head(dropout(pool(encoder(tokens))))``."""
+
+    def __init__(
+        self,
+        encoder: nn.Module,
+        hidden_size: int,
+        num_classes: int,
+        *,
+        pooling: TextPooling = "mean",
+        dropout: float = 0.1,
+    ) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.pooling: TextPooling = pooling
+        self.dropout = nn.Dropout(dropout)
+        self.head = nn.Linear(hidden_size, num_classes)
+
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        token_type_ids: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        hidden = _encode(self.encoder, input_ids, attention_mask, token_type_ids)
+        return self.head(self.dropout(pool_tokens(hidden, attention_mask, self.pooling)))
 
 
 class TextRegressorNet(TextClassifierNet):
@@ -129,3 +156,18 @@ class SiameseNet(nn.Module):
         if self.head is None:
             return F.cosine_similarity(u, v, dim=-1)
         return self.head(self.dropout(torch.cat([u, v, (u - v).abs(), u * v], dim=-1)))
+
+
+class ImageClassifierNet(nn.Module):
+    """``logits = head(dropout(encoder(pixel_values)))``; ``encoder`` (the backbone) maps N×3×H×W to N×D."""
+
+    def __init__(
+        self, backbone: nn.Module, feature_dim: int, num_classes: int, *, dropout: float = 0.2
+    ) -> None:
+        super().__init__()
+        self.encoder = backbone
+        self.dropout = nn.Dropout(dropout)
+        self.head = nn.Linear(feature_dim, num_classes)
+
+    def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        return self.head(self.dropout(self.encoder(pixel_values)))
