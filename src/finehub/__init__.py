@@ -5,7 +5,6 @@ Attributes are loaded on first use so that ``import finehub`` stays fast.
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
 from finehub._version import __version__ as __version__
@@ -39,19 +38,10 @@ _LAZY: dict[str, str] = {
 
 
 def __getattr__(name: str) -> Any:
-    target = _LAZY.get(name)
-    if target is not None:
-        module_name, _, attr = target.partition(":")
-        module = importlib.import_module(module_name)
-        value = getattr(module, attr) if attr else module
-    elif name.endswith("Task"):  # task classes come from the task-kind registry
-        from finehub.finetune.kinds import public_classes
+    from finehub._utils.lazy import lazy_attribute
+    from finehub.finetune.kinds import public_class  # task classes come from the task-kind registry
 
-        value = public_classes().get(name)
-        if value is None:
-            raise AttributeError(f"module 'finehub' has no attribute {name!r}")
-    else:
-        raise AttributeError(f"module 'finehub' has no attribute {name!r}")
+    value = lazy_attribute("finehub", name, _LAZY, public_class)
     globals()[name] = value
     return value
 

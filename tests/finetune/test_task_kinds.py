@@ -75,7 +75,7 @@ def test_a_new_kind_plugs_in_with_one_decorated_class(registry, tmp_path) -> Non
         module="finehub.modules.text_tasks:TextRegressor",
         tags=("text", "toy"),
         onnx=OnnxSpec(
-            settings=text_settings,
+            settings=text_settings(),
             output="value",
             axes=text_axes("value"),
             answer=lambda r: round(r["value"], 2),

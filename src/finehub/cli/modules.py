@@ -312,9 +312,9 @@ def run(
     func = getattr(module, method)
     accepted = [p for p in inspect.signature(func).parameters if p != param]
     common = {
-        "use_gpu": use_gpu,
+        "use_gpu": _bool_option("--use_gpu", use_gpu),
         "batch_size": batch_size,
-        "visualization": visualization,
+        "visualization": _bool_option("--visualization", visualization),
         "output_dir": output_dir,
     }
     kwargs = {k: str(v) if isinstance(v, Path) else v for k, v in common.items() if v is not None}

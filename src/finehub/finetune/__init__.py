@@ -6,37 +6,31 @@ Names are imported on first use so that ``import finehub.finetune`` stays cheap.
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
 _LAZY = {
-    "Task": "finehub.finetune.tasks.base",
-    "task_kind": "finehub.finetune.kinds",
-    "export_onnx": "finehub.finetune.onnx_export",
-    "Strategy": "finehub.finetune.strategies",
-    "AdamWeightDecay": "finehub.finetune.strategies",
-    "L2SP": "finehub.finetune.strategies",
-    "ULMFiT": "finehub.finetune.strategies",
-    "DefaultStrategy": "finehub.finetune.strategies",
-    "RunConfig": "finehub.finetune.config",
-    "Trainer": "finehub.finetune.trainer",
-    "FinetuneResult": "finehub.finetune.trainer",
-    "Callback": "finehub.finetune.callbacks",
-    "TrainerState": "finehub.finetune.callbacks",
-    "TrainerControl": "finehub.finetune.callbacks",
+    "Task": "finehub.finetune.tasks.base:Task",
+    "task_kind": "finehub.finetune.kinds:task_kind",
+    "export_onnx": "finehub.finetune.onnx_export:export_onnx",
+    "Strategy": "finehub.finetune.strategies:Strategy",
+    "AdamWeightDecay": "finehub.finetune.strategies:AdamWeightDecay",
+    "L2SP": "finehub.finetune.strategies:L2SP",
+    "ULMFiT": "finehub.finetune.strategies:ULMFiT",
+    "DefaultStrategy": "finehub.finetune.strategies:DefaultStrategy",
+    "RunConfig": "finehub.finetune.config:RunConfig",
+    "Trainer": "finehub.finetune.trainer:Trainer",
+    "FinetuneResult": "finehub.finetune.trainer:FinetuneResult",
+    "Callback": "finehub.finetune.callbacks:Callback",
+    "TrainerState": "finehub.finetune.callbacks:TrainerState",
+    "TrainerControl": "finehub.finetune.callbacks:TrainerControl",
 }
 
 
 def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is not None:
-        value = getattr(importlib.import_module(module), name)
-    else:  # task classes come from the task-kind registry
-        from finehub.finetune.kinds import public_classes
+    from finehub._utils.lazy import lazy_attribute
+    from finehub.finetune.kinds import public_class  # task classes come from the task-kind registry
 
-        value = public_classes().get(name) if name.endswith("Task") else None
-        if value is None:
-            raise AttributeError(f"module 'finehub.finetune' has no attribute {name!r}")
+    value = lazy_attribute("finehub.finetune", name, _LAZY, public_class)
     globals()[name] = value
     return value
 

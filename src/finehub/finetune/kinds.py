@@ -56,14 +56,19 @@ def text_axes(
     }
 
 
-def text_settings(module: Any) -> dict[str, Any]:
-    """Runtime settings every text graph needs: truncation and padding."""
-    tok = module.tokenizer
-    return {
-        "max_seq_len": module.info.config["max_seq_len"],
-        "pad_id": tok.pad_token_id or 0,
-        "pad_token": tok.pad_token or "[PAD]",
-    }
+def text_settings(*keys: str) -> Callable[[Any], dict[str, Any]]:
+    """Runtime settings of a text graph: truncation and padding, plus the module config's ``keys``."""
+
+    def settings(module: Any) -> dict[str, Any]:
+        tok = module.tokenizer
+        return {
+            "max_seq_len": module.config["max_seq_len"],
+            "pad_id": tok.pad_token_id or 0,
+            "pad_token": tok.pad_token or "[PAD]",
+            **{k: module.config[k] for k in keys},
+        }
+
+    return settings
 
 
 def text_sample(example: Any) -> Any:
@@ -186,6 +191,11 @@ def kind_of(task: Task | type[Task]) -> TaskKind:
             "task", f"{what.__name__} is not a registered task kind; decorate it with @task_kind"
         )
     return kind
+
+
+def public_class(name: str) -> type[Task] | None:
+    """The task class ``finehub.<name>`` names, if any (without loading the tasks for other names)."""
+    return public_classes().get(name) if name.endswith("Task") else None
 
 
 def public_classes() -> dict[str, type[Task]]:

@@ -267,7 +267,9 @@ def load_text_network(
     from transformers import AutoConfig, AutoModel, AutoTokenizer
 
     from finehub.hub.weights import load_state_dict
+    from finehub.nn.lac import register_with_transformers
 
+    register_with_transformers()  # encoders fine-tuned from the lac module have model type "finehub-lac"
     encoder = AutoModel.from_config(AutoConfig.from_pretrained(folder))
     net = build(encoder, dict(info.config))
     missing, unexpected = net.load_state_dict(load_state_dict(folder / WEIGHTS), strict=False)

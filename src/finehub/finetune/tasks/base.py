@@ -161,3 +161,24 @@ def _taking_run_args(init: Callable[..., None]) -> Callable[..., None]:
             self.run_dataset = dataset
 
     return __init__
+
+
+class SingleLabelClassification:
+    """Cross-entropy over ``num_classes`` logits and the classification metrics (plus the confusion
+    matrix): what single-label text and image classification share. Mix in before the Task base."""
+
+    num_classes: int
+    metrics: tuple[str, ...]
+
+    def loss(self, outputs: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        import torch.nn.functional as F
+
+        return F.cross_entropy(outputs.float(), labels)
+
+    def compute_metrics(self, outputs: torch.Tensor, labels: np.ndarray) -> dict[str, Any]:
+        from finehub.finetune.metrics import classification_metrics, confusion_matrix
+
+        preds = outputs.argmax(-1).cpu().numpy()
+        metrics: dict[str, Any] = classification_metrics(labels, preds, self.num_classes, self.metrics)
+        metrics["confusion_matrix"] = confusion_matrix(labels, preds, self.num_classes).tolist()
+        return metrics

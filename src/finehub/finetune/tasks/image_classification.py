@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, Any
 
 from finehub.errors import ConfigError
 from finehub.finetune.kinds import OnnxSpec, task_kind
-from finehub.finetune.metrics import CLASSIFICATION_METRICS, classification_metrics, confusion_matrix
+from finehub.finetune.metrics import CLASSIFICATION_METRICS
 from finehub.finetune.tasks._text_base import check_label_names, check_num_classes, check_seed
-from finehub.finetune.tasks.base import Task
+from finehub.finetune.tasks.base import SingleLabelClassification, Task
 from finehub.finetune.validation import check_number
 
 if TYPE_CHECKING:
@@ -87,7 +87,7 @@ def _random_images() -> list[Any]:
         fallback=_random_images,
     ),
 )
-class ImageClassificationTask(Task):
+class ImageClassificationTask(SingleLabelClassification, Task):
     """Backbone features -> dropout -> linear layer -> softmax over ``num_classes``.
 
     ``image_size`` (default: the backbone's, 224) sets the crop; the resize before it keeps the
@@ -241,17 +241,6 @@ class ImageClassificationTask(Task):
         else:
             transform = self.eval_transform
         return {"pixel_values": transform.batch(images), "labels": torch.from_numpy(split.labels[indices])}
-
-    def loss(self, outputs: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        import torch.nn.functional as F
-
-        return F.cross_entropy(outputs.float(), labels)
-
-    def compute_metrics(self, outputs: torch.Tensor, labels: np.ndarray) -> dict[str, Any]:
-        preds = outputs.argmax(-1).cpu().numpy()
-        metrics: dict[str, Any] = classification_metrics(labels, preds, self.num_classes, self.metrics)
-        metrics["confusion_matrix"] = confusion_matrix(labels, preds, self.num_classes).tolist()
-        return metrics
 
     def predict(self, images: Any, *, top_k: int | None = None, batch_size: int = 16) -> list[dict[str, Any]]:
         """``[{"label", "score", "probabilities"}]`` per image, from the current weights."""

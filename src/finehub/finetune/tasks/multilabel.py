@@ -42,11 +42,7 @@ def _micro_f1(
     module="finehub.modules.text_tasks:MultiLabelTextClassifier",
     tags=("text", "classification", "multilabel"),
     onnx=OnnxSpec(
-        settings=lambda m: {
-            **text_settings(m),
-            "label_names": m.config["label_names"],
-            "threshold": m.config["threshold"],
-        },
+        settings=text_settings("label_names", "threshold"),
         answer=lambda r: tuple(r["labels"]),
         score=_micro_f1,
     ),

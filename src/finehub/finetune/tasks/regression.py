@@ -33,7 +33,7 @@ def _rmse(results: Sequence[dict[str, Any]], examples: Sequence[Any], _: Sequenc
     module="finehub.modules.text_tasks:TextRegressor",
     tags=("text", "regression"),
     onnx=OnnxSpec(
-        settings=text_settings,
+        settings=text_settings(),
         output="value",
         axes=text_axes("value"),
         answer=lambda r: r["value"],

@@ -38,13 +38,7 @@ def _settings(module: Any) -> dict[str, Any]:
         if crf is None
         else {k: getattr(crf, k).detach().cpu().tolist() for k in ("start", "end", "transitions")}
     )
-    cfg = module.config
-    return {
-        **text_settings(module),
-        "tag_names": cfg["tag_names"],
-        "char_level": cfg["char_level"],
-        "crf": scores,
-    }
+    return {**text_settings("tag_names", "char_level")(module), "crf": scores}
 
 
 def _entity_f1(

@@ -9,13 +9,11 @@ from typing import TYPE_CHECKING, Any
 from finehub.errors import ConfigError
 from finehub.finetune.collate import EncodedSplit, encode_texts, text_digest
 from finehub.finetune.kinds import OnnxSpec, task_kind, text_settings
-from finehub.finetune.metrics import CLASSIFICATION_METRICS, classification_metrics, confusion_matrix
+from finehub.finetune.metrics import CLASSIFICATION_METRICS
 from finehub.finetune.tasks._text_base import TextTask, check_label_names, check_num_classes, encoder_options
+from finehub.finetune.tasks.base import SingleLabelClassification
 
 if TYPE_CHECKING:
-    import numpy as np
-    import torch
-
     from finehub.data.dataset import Dataset, TextExample
 
 
@@ -24,9 +22,9 @@ if TYPE_CHECKING:
     names=("TextClassificationTask", "TextClassifierTask"),
     module="finehub.modules.text_classifier:TextClassifier",
     tags=("text", "classification"),
-    onnx=OnnxSpec(settings=lambda m: {**text_settings(m), "label_names": m.config["label_names"]}),
+    onnx=OnnxSpec(settings=text_settings("label_names")),
 )
-class TextClassificationTask(TextTask):
+class TextClassificationTask(SingleLabelClassification, TextTask):
     """Pooled encoder output -> dropout -> linear layer -> softmax over ``num_classes`` labels.
 
     ``extend_vocab_from`` (training examples or texts) adds the CJK characters seen at least
@@ -98,17 +96,6 @@ class TextClassificationTask(TextTask):
         return encode_texts(
             self.tokenizer, [e.text_a for e in examples], self.max_seq_len, texts_b=texts_b, labels=labels
         )
-
-    def loss(self, outputs: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        import torch.nn.functional as F
-
-        return F.cross_entropy(outputs.float(), labels)
-
-    def compute_metrics(self, outputs: torch.Tensor, labels: np.ndarray) -> dict[str, Any]:
-        preds = outputs.argmax(-1).cpu().numpy()
-        metrics: dict[str, Any] = classification_metrics(labels, preds, self.num_classes, self.metrics)
-        metrics["confusion_matrix"] = confusion_matrix(labels, preds, self.num_classes).tolist()
-        return metrics
 
     def predict(
         self, texts: Sequence[str | Sequence[str]], *, top_k: int | None = None, batch_size: int = 32

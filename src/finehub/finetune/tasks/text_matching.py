@@ -77,11 +77,7 @@ def _score(
     module="finehub.modules.text_tasks:TextMatcher",
     tags=("text", "matching", "similarity"),
     onnx=OnnxSpec(
-        settings=lambda m: {
-            **text_settings(m),
-            "head": m.config["head"],
-            "label_names": m.config["label_names"],
-        },
+        settings=text_settings("head", "label_names"),
         output="output",
         inputs=PAIR_INPUTS,
         axes={
