@@ -167,7 +167,9 @@ CLASSIFICATION_EDGES = {
 def test_classification_parity_on_edge_cases(case: str) -> None:
     labels, preds, n = (np.array(v) if isinstance(v, list) else v for v in CLASSIFICATION_EDGES[case])
     assert_close(classification_metrics(labels, preds, n), reference_classification_metrics(labels, preds, n))
-    assert confusion_matrix(labels, preds, n).tolist() == reference_confusion_matrix(labels, preds, n).tolist()
+    assert (
+        confusion_matrix(labels, preds, n).tolist() == reference_confusion_matrix(labels, preds, n).tolist()
+    )
 
 
 @pytest.mark.parametrize("seed", range(20))
@@ -177,7 +179,9 @@ def test_classification_parity_on_random_inputs(seed: int) -> None:
     labels = rng.integers(0, n, size)
     preds = np.where(rng.random(size) < rng.random(), labels, rng.integers(0, n, size))
     assert_close(classification_metrics(labels, preds, n), reference_classification_metrics(labels, preds, n))
-    assert confusion_matrix(labels, preds, n).tolist() == reference_confusion_matrix(labels, preds, n).tolist()
+    assert (
+        confusion_matrix(labels, preds, n).tolist() == reference_confusion_matrix(labels, preds, n).tolist()
+    )
 
 
 # --- multi-label F1 and AUC ---------------------------------------------------------------------

@@ -48,13 +48,15 @@ def test_names_labels_and_formats() -> None:
 
 def requests_total(url: str) -> float:
     text = httpx.get(url + "/metrics", timeout=30).text
-    return sum(float(line.split()[-1]) for line in text.splitlines() if line.startswith("finehub_requests_total{"))
+    return sum(
+        float(line.split()[-1]) for line in text.splitlines() if line.startswith("finehub_requests_total{")
+    )
 
 
 def test_metrics_sum_over_workers(installed_echo: str, started: list, tmp_path: Path) -> None:  # noqa: F811
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    cmd = [sys.executable, "-m", "finehub", "serve", "-m", installed_echo, "--port", str(port), "--workers", "2"]
+    cmd = [sys.executable, "-m", "finehub", "serve", "-m", installed_echo, "--port", str(port), "--workers=2"]
     server = start(started, cmd, port, tmp_path / "server.log")
     try:
         check_sums_over_workers(url, metrics_dir(port), installed_echo)

@@ -10,6 +10,18 @@ from typing import Annotated
 
 import typer
 
+ModulesOption = Annotated[
+    list[str] | None, typer.Option("--module", "-m", help="NAME or NAME==VERSION; repeat for several")
+]
+ConfigOption = Annotated[
+    Path | None, typer.Option("--config", "-c", help="serving.json (PaddleHub's format plus limits)")
+]
+HostOption = Annotated[str | None, typer.Option(help="address to bind [default: 127.0.0.1]")]
+PortOption = Annotated[int | None, typer.Option("--port", "-p", help="port [default: 8866]")]
+WorkersOption = Annotated[
+    int | None, typer.Option(help="worker processes, each loading every module [default: 1]")
+]
+
 serve_app = typer.Typer(
     help="Serve modules over HTTP: POST /predict/<module>, typed routes, /docs, /metrics, a try-it page at /.",
     invoke_without_command=True,
@@ -20,17 +32,11 @@ serve_app = typer.Typer(
 @serve_app.callback(invoke_without_command=True)
 def serve(
     ctx: typer.Context,
-    module: Annotated[
-        list[str] | None, typer.Option("--module", "-m", help="NAME or NAME==VERSION; repeat for several")
-    ] = None,
-    config: Annotated[
-        Path | None, typer.Option("--config", "-c", help="serving.json (PaddleHub's format plus limits)")
-    ] = None,
-    host: Annotated[str | None, typer.Option(help="address to bind [default: 127.0.0.1]")] = None,
-    port: Annotated[int | None, typer.Option("--port", "-p", help="port [default: 8866]")] = None,
-    workers: Annotated[
-        int | None, typer.Option(help="worker processes, each loading every module [default: 1]")
-    ] = None,
+    module: ModulesOption = None,
+    config: ConfigOption = None,
+    host: HostOption = None,
+    port: PortOption = None,
+    workers: WorkersOption = None,
 ) -> None:
     """Serve modules until Ctrl-C or `finehub serve stop --port P`. Flags override the config file."""
     if ctx.invoked_subcommand is not None:
@@ -84,17 +90,11 @@ serving_app = typer.Typer(
 
 @serving_app.command("start")
 def serving_start(
-    module: Annotated[
-        list[str] | None, typer.Option("--module", "-m", help="NAME or NAME==VERSION; repeat for several")
-    ] = None,
-    config: Annotated[
-        Path | None, typer.Option("--config", "-c", help="serving.json (PaddleHub's format plus limits)")
-    ] = None,
-    host: Annotated[str | None, typer.Option(help="address to bind [default: 127.0.0.1]")] = None,
-    port: Annotated[int | None, typer.Option("--port", "-p", help="port [default: 8866]")] = None,
-    workers: Annotated[
-        int | None, typer.Option(help="worker processes, each loading every module [default: 1]")
-    ] = None,
+    module: ModulesOption = None,
+    config: ConfigOption = None,
+    host: HostOption = None,
+    port: PortOption = None,
+    workers: WorkersOption = None,
 ) -> None:
     """Serve modules until Ctrl-C or `finehub serving stop -p PORT` (same as `finehub serve`)."""
     _start(module, config, host, port, workers)

@@ -5,9 +5,10 @@ Every field is checked once, here; the Trainer reads the fields and never re-val
 
 from __future__ import annotations
 
+import functools
 import os
 import time
-from dataclasses import InitVar, asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields
 from typing import Any, Literal
 
 from finehub.errors import ConfigError
@@ -36,7 +37,7 @@ class RunConfig:
 
     PaddleHub's spellings are accepted: ``num_epoch`` for ``num_epochs``, and ``strategy``, kept
     (outside the fields) for a task's own ``finetune_and_eval()``; ``Trainer`` takes its strategy
-    as an argument instead.
+    as an argument instead. Neither is in the signature, so YAML files keep finehub's names.
     """
 
     num_epochs: int = 3
@@ -57,18 +58,9 @@ class RunConfig:
     tensorboard: bool = True
     plots: bool = True
     cpu_kernels: bool = True
-    num_epoch: InitVar[int | None] = None
-    strategy: InitVar[Any] = None
+    strategy = None  # PaddleHub's RunConfig(strategy=...); not a field (see _paddlehub_spellings)
 
-    def __post_init__(self, num_epoch: int | None, strategy: Any) -> None:
-        if num_epoch is not None:
-            if self.num_epochs not in (num_epoch, RunConfig.num_epochs):
-                raise ConfigError(
-                    "num_epoch",
-                    f"{num_epoch} conflicts with num_epochs={self.num_epochs}; give one of them",
-                )
-            self.num_epochs = num_epoch
-        self.strategy = strategy
+    def __post_init__(self) -> None:
         for name in ("num_epochs", "batch_size", "eval_interval", "log_interval", "keep_checkpoints"):
             check_number(name, getattr(self, name), integer=True, ge=1)
         for name, unset in (
@@ -103,6 +95,30 @@ class RunConfig:
     @classmethod
     def field_names(cls) -> list[str]:
         return [f.name for f in fields(cls)]
+
+
+def _paddlehub_spellings(init: Any) -> Any:
+    """The dataclass ``__init__`` also taking PaddleHub's ``num_epoch`` and ``strategy``; its
+    signature (what YAML checks keys against) is kept."""
+
+    @functools.wraps(init)
+    def __init__(
+        self: RunConfig, *args: Any, num_epoch: Any = None, strategy: Any = None, **kwargs: Any
+    ) -> None:
+        if num_epoch is not None:
+            if kwargs.get("num_epochs", num_epoch) != num_epoch:
+                raise ConfigError(
+                    "num_epoch",
+                    f"{num_epoch} conflicts with num_epochs={kwargs['num_epochs']}; give one of them",
+                )
+            kwargs["num_epochs"] = num_epoch
+        init(self, *args, **kwargs)
+        self.strategy = strategy
+
+    return __init__
+
+
+RunConfig.__init__ = _paddlehub_spellings(RunConfig.__init__)  # type: ignore[method-assign]
 
 
 def max_threads() -> int:

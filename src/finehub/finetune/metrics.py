@@ -76,7 +76,7 @@ def f1_scores(labels: np.ndarray, preds: np.ndarray) -> tuple[float, float]:
     from sklearn.metrics import f1_score
 
     labels, preds = np.asarray(labels).astype(bool), np.asarray(preds).astype(bool)
-    if labels.shape[1] == 1:  # sklearn reads one column as binary targets (scoring both values), not one label
+    if labels.shape[1] == 1:  # sklearn would read one column as binary targets and score its zeros too
         f1 = float(f1_score(labels[:, 0], preds[:, 0], zero_division=0))
         return f1, f1
     micro = f1_score(labels, preds, average="micro", zero_division=0)

@@ -34,7 +34,7 @@ class ServingMetrics:
         from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
         self.multiproc_dir = os.environ.get(MULTIPROC_ENV)
-        self.registry = CollectorRegistry(auto_describe=True)
+        self.registry = CollectorRegistry()
         reg = self.registry
         self.requests = Counter(
             "finehub_requests_total",
