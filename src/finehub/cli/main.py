@@ -7,6 +7,7 @@ import sys
 
 import typer
 
+from finehub.cli import assets as assets_cli
 from finehub.cli import autotune as autotune_cli
 from finehub.cli import bench as bench_cli
 from finehub.cli import export as export_cli
@@ -28,6 +29,7 @@ serve_cli.register(app)
 autotune_cli.register(app)
 export_cli.register(app)
 bench_cli.register(app)
+assets_cli.register(app)
 
 
 def main() -> None:

