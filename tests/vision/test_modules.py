@@ -149,3 +149,34 @@ def test_served_over_http() -> None:
     assert det["status"] == "000" and det["results"][0][0]["label"] == "person"
     assert np.asarray(seg["results"][0]["data"]).shape == (128, 128)
     assert pose["results"][0]["data"]["left_eye"]["score"] > 0.3
+
+
+def test_paddlehub_arguments_over_http(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """PaddleHub's client arguments work; drawings come back in the answer and nothing is written
+    on the server; a server path is refused."""
+    import base64
+    import io
+
+    from fastapi.testclient import TestClient
+
+    from finehub.serving.app import create_app
+
+    monkeypatch.chdir(tmp_path)
+    buf = io.BytesIO()
+    Image.fromarray(data.astronaut()).resize((128, 128)).save(buf, format="PNG")
+    body = {"images": [base64.b64encode(buf.getvalue()).decode()], "use_gpu": False, "visualization": True}
+    routes = {
+        "object-detection-nanodet": "object_detection",
+        "human-segmentation": "segment",
+        "pose-movenet": "keypoint_detection",
+    }
+    with TestClient(create_app({n: hub.Module(n) for n in routes})) as client:
+        for name, method in routes.items():
+            answer = client.post(f"/v1/modules/{name}/{method}", json=body).json()
+            assert answer["status"] == "000", answer
+            first = answer["results"][0][0] if name.startswith("object") else answer["results"][0]
+            drawing = Image.open(io.BytesIO(base64.b64decode(first["image_base64"])))
+            assert drawing.size == (128, 128) and "save_path" not in first
+            refused = client.post(f"/v1/modules/{name}/{method}", json={"paths": ["/etc/hostname"]})
+            assert refused.status_code == 422 and "paths" in refused.json()["msg"]
+    assert list(tmp_path.iterdir()) == []

@@ -19,7 +19,7 @@ import functools
 import importlib.util
 import io
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -179,3 +179,19 @@ def drawn_result(image: Image.Image, output_dir: str | Path, stem: str) -> dict[
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
     return {"image_base64": base64.b64encode(buffer.getvalue()).decode("ascii")}
+
+
+def drawings(
+    sources: Sequence[Any],
+    images: Sequence[Image.Image],
+    results: Sequence[Any],
+    draw: Callable[[Image.Image, Any], Image.Image],
+    output_dir: str | Path,
+) -> list[dict[str, str]]:
+    """Per image, :func:`drawn_result` of ``draw(image, result)``, named after its input file."""
+    from finehub.imaging.draw import output_name
+
+    return [
+        drawn_result(draw(image, result), output_dir, output_name(source, index))
+        for index, (source, image, result) in enumerate(zip(sources, images, results, strict=True))
+    ]

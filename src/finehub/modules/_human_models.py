@@ -39,3 +39,16 @@ def read_graph(info: ModuleInfo) -> tuple[dict[str, Any], dict[str, np.ndarray]]
     graph = json.loads(graph_path.read_text(encoding="utf-8"))
     data = asset_path(weights_asset, module=info.name).read_bytes()
     return graph, read_weights(graph, data, where=str(graph_path))
+
+
+class OnDevice:
+    """``to_device`` (what ``use_gpu=True`` calls) for a module whose network is ``self.net``."""
+
+    net: Any
+    device: Any
+
+    def to_device(self, device: str) -> None:
+        import torch
+
+        self.device = torch.device(device)
+        self.net.to(self.device)

@@ -13,10 +13,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from finehub.hub.module import ModuleBase, moduleinfo, runnable, serving
-from finehub.imaging.draw import output_name, save_image
 from finehub.imaging.images import ImageLike, load_images
-from finehub.modules._common import check_batch_size
-from finehub.modules._human_models import graph_assets, read_graph
+from finehub.modules._common import (
+    BatchSize,
+    OutputDir,
+    Paths,
+    UseGpu,
+    Visualization,
+    check_batch_size,
+    drawings,
+    honour_use_gpu,
+    paddle_images,
+)
+from finehub.modules._human_models import OnDevice, graph_assets, read_graph
 
 if TYPE_CHECKING:
     import numpy as np
@@ -49,7 +58,7 @@ if TYPE_CHECKING:
     ),
     config={"image_size": 256},
 )
-class HumanSegmentation(ModuleBase):
+class HumanSegmentation(OnDevice, ModuleBase):
     """Person masks; runs on CPU or a CUDA device. Arrays are taken as RGB (finehub's convention)."""
 
     def __init__(self, *, directory: str | Path | None = None, device: str = "cpu", **init_args: Any) -> None:
@@ -66,31 +75,36 @@ class HumanSegmentation(ModuleBase):
         return self.net
 
     @runnable
-    @serving(batch="images", exclude=("visualization", "output_dir"))
+    @serving(batch="images", exclude=("paths", "output_dir"))
     def segment(
         self,
-        images: ImageLike | Sequence[ImageLike],
-        visualization: bool = False,
-        output_dir: str | Path = "humanseg_output",
-        batch_size: int = 8,
+        images: ImageLike | Sequence[ImageLike] | None = None,
+        paths: Paths = None,
+        use_gpu: UseGpu = False,
+        visualization: Visualization = False,
+        output_dir: OutputDir = "humanseg_output",
+        batch_size: BatchSize = 8,
     ) -> list[dict[str, Any]]:
         """``{"data": mask}`` per image, the mask an H×W float32 array of person probabilities.
 
-        With ``visualization=True`` the image is written to ``output_dir`` as an RGBA PNG whose alpha
-        is the mask (the person cut out), and its path is added as ``"save_path"``.
+        Images come as ``images=[...]`` or ``paths=[...]``. With ``visualization=True`` the image is
+        written to ``output_dir`` as an RGBA PNG whose alpha is the mask (the person cut out), and
+        its path is added as ``"save_path"`` (over HTTP, the PNG itself as ``"image_base64"``).
         """
         batch_size = check_batch_size(batch_size)
-        pil_images = load_images(images)
+        sources = paddle_images(images, paths)
+        honour_use_gpu(self, use_gpu)
+        pil_images = load_images(sources)
         masks: list[np.ndarray] = []
         for start in range(0, len(pil_images), batch_size):
             masks += self._masks(pil_images[start : start + batch_size])
         results: list[dict[str, Any]] = [{"data": m} for m in masks]
         if visualization:
-            for index, (image, result) in enumerate(zip(pil_images, results, strict=True)):
-                source = images[index] if isinstance(images, (list, tuple)) else images
-                result["save_path"] = str(
-                    save_image(cutout(image, result["data"]), output_dir, output_name(source, index))
-                )
+            cut = lambda image, result: cutout(image, result["data"])  # noqa: E731
+            for result, drawn in zip(
+                results, drawings(sources, pil_images, results, cut, output_dir), strict=True
+            ):
+                result.update(drawn)
         return results
 
     def _masks(self, images: list[Image.Image]) -> list[np.ndarray]:

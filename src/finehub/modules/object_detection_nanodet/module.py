@@ -17,11 +17,21 @@ from typing import TYPE_CHECKING, Any
 
 from finehub.errors import ModuleInputError
 from finehub.hub.module import ModuleBase, moduleinfo, runnable, serving
-from finehub.imaging.draw import draw_annotations, output_name, save_image
+from finehub.imaging.draw import draw_annotations
 from finehub.imaging.images import ImageLike, load_images
 from finehub.imaging.transforms import Letterbox
-from finehub.modules._common import check_batch_size
-from finehub.modules._human_models import graph_assets, read_graph
+from finehub.modules._common import (
+    BatchSize,
+    OutputDir,
+    Paths,
+    UseGpu,
+    Visualization,
+    check_batch_size,
+    drawings,
+    honour_use_gpu,
+    paddle_images,
+)
+from finehub.modules._human_models import OnDevice, graph_assets, read_graph
 
 if TYPE_CHECKING:
     import torch
@@ -82,7 +92,7 @@ class DetectionBackbone:
     ),
     config={"image_size": 416, "nms_iou": 0.6},
 )
-class ObjectDetectionNanoDet(ModuleBase):
+class ObjectDetectionNanoDet(OnDevice, ModuleBase):
     """Finds COCO objects; runs on CPU or a CUDA device. Arrays are taken as RGB (finehub's convention)."""
 
     def __init__(self, *, directory: str | Path | None = None, device: str = "cpu", **init_args: Any) -> None:
@@ -103,19 +113,22 @@ class ObjectDetectionNanoDet(ModuleBase):
         return DetectionBackbone(self.net, self.letterbox.size, self.net.MEAN, self.net.STD, COCO_LABELS)
 
     @runnable
-    @serving(batch="images", exclude=("visualization", "output_dir"))
+    @serving(batch="images", exclude=("paths", "output_dir"))
     def object_detection(
         self,
-        images: ImageLike | Sequence[ImageLike],
+        images: ImageLike | Sequence[ImageLike] | None = None,
         score_thresh: float = 0.3,
-        visualization: bool = False,
-        output_dir: str | Path = "detection_result",
-        batch_size: int = 8,
+        paths: Paths = None,
+        use_gpu: UseGpu = False,
+        visualization: Visualization = False,
+        output_dir: OutputDir = "detection_result",
+        batch_size: BatchSize = 8,
     ) -> list[list[dict[str, Any]]]:
         """Objects in each image (a list per image, in input order), best first.
 
-        With ``visualization=True`` an annotated PNG per image is written to ``output_dir`` and each
-        detection gets its path as ``"save_path"``.
+        Images come as ``images=[...]`` or ``paths=[...]``. With ``visualization=True`` an annotated
+        PNG per image is written to ``output_dir`` and each detection gets its path as
+        ``"save_path"`` (over HTTP, where nothing is written, the drawing as ``"image_base64"``).
         """
         if (
             isinstance(score_thresh, bool)
@@ -124,16 +137,18 @@ class ObjectDetectionNanoDet(ModuleBase):
         ):
             raise ModuleInputError("score_thresh", f"must be a number in (0, 1], got {score_thresh!r}")
         batch_size = check_batch_size(batch_size)
-        pil_images = load_images(images)
+        sources = paddle_images(images, paths)
+        honour_use_gpu(self, use_gpu)
+        pil_images = load_images(sources)
         results = []
         for start in range(0, len(pil_images), batch_size):
             results += self._detect(pil_images[start : start + batch_size], float(score_thresh))
         if visualization:
-            for index, (image, found) in enumerate(zip(pil_images, results, strict=True)):
-                source = images[index] if isinstance(images, (list, tuple)) else images
-                path = save_image(_draw(image, found), output_dir, output_name(source, index))
+            for found, drawn in zip(
+                results, drawings(sources, pil_images, results, _draw, output_dir), strict=True
+            ):
                 for det in found:
-                    det["save_path"] = str(path)
+                    det.update(drawn)
         return results
 
     def _detect(self, images: list[Image.Image], score_thresh: float) -> list[list[dict[str, Any]]]:

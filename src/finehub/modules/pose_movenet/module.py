@@ -13,10 +13,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from finehub.hub.module import ModuleBase, moduleinfo, runnable, serving
-from finehub.imaging.draw import draw_annotations, output_name, save_image
+from finehub.imaging.draw import draw_annotations
 from finehub.imaging.images import ImageLike, load_images
 from finehub.imaging.transforms import Letterbox
-from finehub.modules._human_models import graph_assets, read_graph
+from finehub.modules._common import (
+    OutputDir,
+    Paths,
+    UseGpu,
+    Visualization,
+    drawings,
+    honour_use_gpu,
+    paddle_images,
+)
+from finehub.modules._human_models import OnDevice, graph_assets, read_graph
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -62,7 +71,7 @@ DRAW_MIN_SCORE = 0.3  # keypoints below this score are left out of the drawing
     ),
     config={"image_size": 192},
 )
-class PoseMoveNet(ModuleBase):
+class PoseMoveNet(OnDevice, ModuleBase):
     """One person's keypoints per image; runs on CPU or a CUDA device. Arrays are taken as RGB."""
 
     def __init__(self, *, directory: str | Path | None = None, device: str = "cpu", **init_args: Any) -> None:
@@ -80,27 +89,32 @@ class PoseMoveNet(ModuleBase):
         return self.net
 
     @runnable
-    @serving(batch="images", exclude=("visualization", "output_dir"))
+    @serving(batch="images", exclude=("paths", "output_dir"))
     def keypoint_detection(
         self,
-        images: ImageLike | Sequence[ImageLike],
-        visualization: bool = False,
-        output_dir: str | Path = "output_pose",
+        images: ImageLike | Sequence[ImageLike] | None = None,
+        paths: Paths = None,
+        use_gpu: UseGpu = False,
+        visualization: Visualization = False,
+        output_dir: OutputDir = "output_pose",
     ) -> list[dict[str, Any]]:
         """``{"data": {name: {"x", "y", "score"}}}`` per image, the 17 keypoints in COCO order.
 
-        With ``visualization=True`` the skeleton (keypoints scoring at least 0.3) is drawn into a PNG
-        in ``output_dir`` and its path is added as ``"save_path"``. The graph takes one image at a
-        time (its batch size of 1 is built in), so images run one after the other.
+        Images come as ``images=[...]`` or ``paths=[...]``. With ``visualization=True`` the skeleton
+        (keypoints scoring at least 0.3) is drawn into a PNG in ``output_dir`` and its path is added
+        as ``"save_path"`` (over HTTP, the PNG itself as ``"image_base64"``). The graph takes one
+        image at a time (its batch size of 1 is built in), so images run one after the other.
         """
-        pil_images = load_images(images)
+        sources = paddle_images(images, paths)
+        honour_use_gpu(self, use_gpu)
+        pil_images = load_images(sources)
         results = [self._pose(img) for img in pil_images]
         if visualization:
-            for index, (image, result) in enumerate(zip(pil_images, results, strict=True)):
-                source = images[index] if isinstance(images, (list, tuple)) else images
-                result["save_path"] = str(
-                    save_image(draw_pose(image, result["data"]), output_dir, output_name(source, index))
-                )
+            pose = lambda image, result: draw_pose(image, result["data"])  # noqa: E731
+            for result, drawn in zip(
+                results, drawings(sources, pil_images, results, pose, output_dir), strict=True
+            ):
+                result.update(drawn)
         return results
 
     def _pose(self, image: Image.Image) -> dict[str, Any]:
