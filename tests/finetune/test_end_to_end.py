@@ -63,6 +63,8 @@ def test_demo_runs_end_to_end_on_a_small_budget(tmp_path, capsys):
         [
             "--run-dir",
             str(tmp_path / "demo"),
+            "--encoder",
+            "minilm-l6",  # the vocabulary-extension option; the default encoder is tested in tests/modules
             "--train-size",
             "96",
             "--dev-size",

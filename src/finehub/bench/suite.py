@@ -38,7 +38,7 @@ BENCHMARKS: tuple[Benchmark, ...] = (
     Benchmark("startup", "`import finehub` and `finehub --help` wall time", "finehub.bench.startup"),
     Benchmark(
         "matmul",
-        "bf16 vs fp32 matmul GFLOP/s: the peak that training efficiency divides by",
+        "bf16 vs fp32 matmul GFLOP/s, and fp32 GEMM libraries (MKL, oneDNN, OpenBLAS, MLAS)",
         "finehub.bench.matmul",
     ),
     Benchmark(
@@ -46,12 +46,12 @@ BENCHMARKS: tuple[Benchmark, ...] = (
     ),
     Benchmark(
         "finetune",
-        "MiniLM-L6 classification fine-tuning samples/s: finehub vs transformers vs plain PyTorch",
+        "MiniLM-L6 fine-tuning samples/s on chinese-reviews and bbc-news: finehub vs transformers",
         "finehub.bench.finetune",
     ),
     Benchmark(
         "classify",
-        "fine-tuned classifier inference: eager fp32 and bf16 vs ONNX Runtime fp32 and int8",
+        "fine-tuned classifier inference: eager vs ONNX Runtime fp32/int8 (vs Paddle Inference if set up)",
         "finehub.bench.classify",
     ),
     Benchmark(

@@ -67,9 +67,11 @@ def bench(
 
 def _machine_line(machine: dict) -> str:
     flags = ",".join(machine.get("cpu_flags", [])) or "none"
+    bf16 = "yes" if machine.get("torch_bf16_cpu") else "no"
     load = machine.get("load_avg_1m") or {}
     return (
-        f"{machine.get('cpu')} (flags {flags}), {machine.get('torch_threads')} threads, torch {machine.get('torch')}, "
+        f"{machine.get('cpu')} ({machine.get('cpu_kind')}; flags {flags}; bf16 {bf16}), "
+        f"{machine.get('torch_threads')} threads, torch {machine.get('torch')}, "
         f"load {load.get('before')} -> {load.get('after')}"
     )
 

@@ -19,7 +19,16 @@ from typing import TYPE_CHECKING, Any
 
 from finehub.errors import ModuleInputError
 from finehub.hub.module import Asset, ModuleBase, moduleinfo, runnable, serving
-from finehub.modules._common import check_batch_size, package_asset_path, verify_once
+from finehub.modules._common import (
+    BatchSize,
+    TextData,
+    UseGpu,
+    check_batch_size,
+    honour_use_gpu,
+    package_asset_path,
+    paddle_texts,
+    verify_once,
+)
 from finehub.modules.lac.lexicon import UserDict, words_and_tags
 
 if TYPE_CHECKING:
@@ -98,20 +107,22 @@ class LAC(ModuleBase):
     @serving(batch="texts")
     def lexical_analysis(
         self,
-        texts: str | Sequence[str],
-        use_gpu: bool = False,
-        batch_size: int = 1,
+        texts: str | Sequence[str] | None = None,
+        data: TextData = None,
+        use_gpu: UseGpu = False,
+        batch_size: BatchSize = 1,
         return_tag: bool = True,
     ) -> list[dict[str, list[str]]]:
         """``[{"word": [...], "tag": [...]}]``, one dict per text in input order (``"tag"`` only with
-        ``return_tag``). ``use_gpu`` runs on the first CUDA GPU (an error when there is none)."""
+        ``return_tag``). Texts come as ``texts=[...]`` or PaddleHub's ``data={"text": [...]}``."""
         import torch
 
-        items = _check_texts(texts)
+        items = _check_texts(paddle_texts(texts, data))
         check_batch_size(batch_size)
-        if not isinstance(use_gpu, bool) or not isinstance(return_tag, bool):
-            raise ModuleInputError("use_gpu" if not isinstance(use_gpu, bool) else "return_tag", "must be true or false")
-        device = self._device(use_gpu)
+        if not isinstance(return_tag, bool):
+            raise ModuleInputError("return_tag", "must be true or false")
+        honour_use_gpu(self, use_gpu)
+        device = self.device
         char_tags: list[list[str]] = [[] for _ in items]
         order = sorted((i for i in range(len(items)) if items[i]), key=lambda i: -len(items[i]))
         for start in range(0, len(order), batch_size):
@@ -153,7 +164,9 @@ class LAC(ModuleBase):
         from transformers import AutoTokenizer
 
         from finehub.nn.backbone import TextBackbone
+        from finehub.nn.lac import register_with_transformers
 
+        register_with_transformers()  # the folder's config.json names model type "finehub-lac"
         encoder = copy.deepcopy(self.net.encoder).to("cpu").train()
         tokenizer = AutoTokenizer.from_pretrained(self.folder)
         return TextBackbone(
@@ -165,14 +178,11 @@ class LAC(ModuleBase):
             max_seq_len=self.info.config["max_seq_len"],
         )
 
-    def _device(self, use_gpu: bool) -> Any:
+    def to_device(self, device: str) -> None:
         from finehub.nn.device import pick_device
 
-        device = pick_device("cuda") if use_gpu else pick_device("cpu")
-        if device != self.device:
-            self.net.to(device)
-            self.device = device
-        return device
+        self.device = pick_device(device)
+        self.net.to(self.device)
 
 
 def _check_texts(texts: Any) -> list[str]:
@@ -183,7 +193,9 @@ def _check_texts(texts: Any) -> list[str]:
         if not isinstance(item, str):
             raise ModuleInputError(f"texts[{i}]", f"expected a string, got {type(item).__name__}")
         if len(item) > MAX_CHARS:
-            raise ModuleInputError(f"texts[{i}]", f"has {len(item)} characters; split texts longer than {MAX_CHARS}")
+            raise ModuleInputError(
+                f"texts[{i}]", f"has {len(item)} characters; split texts longer than {MAX_CHARS}"
+            )
     return list(items)
 
 

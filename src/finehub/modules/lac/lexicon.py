@@ -60,7 +60,9 @@ class UserDict:
                     tag = field
                 elif field:
                     raise DataFormatError(
-                        str(path), f"{line!r} has more than one tag; write 'word [tag] [frequency]'", line=number
+                        str(path),
+                        f"{line!r} has more than one tag; write 'word [tag] [frequency]'",
+                        line=number,
                     )
             entries.append(Entry(word, tag, freq))
         if not entries:
@@ -101,3 +103,15 @@ def words_and_tags(
         words.append(text[a:b])
         tags.append(forced.get(a) or labels[a])
     return words, tags
+
+
+def char_bio(
+    words: Sequence[str], tags: Sequence[str], types: Sequence[str] = ("PER", "LOC", "ORG")
+) -> list[str]:
+    """One IOB2 tag per character for the words whose tag is in ``types`` (the rest ``"O"``), e.g. to
+    score LAC's entities against a character-tagged corpus."""
+    out: list[str] = []
+    for word, tag in zip(words, tags, strict=True):
+        inside = tag in types
+        out += [f"B-{tag}" if inside else "O"] + [f"I-{tag}" if inside else "O"] * (len(word) - 1)
+    return out

@@ -24,6 +24,7 @@ from finehub.nn.device import bf16_supported, pick_device
 if TYPE_CHECKING:
     import numpy as np
 
+    from finehub.modules.text_encoder.onnx_engine import OnnxEncoder
     from finehub.nn.backbone import TextBackbone
 
 log = logging.getLogger(__name__)
@@ -54,8 +55,13 @@ class TextEncoder(ModuleBase):
 
     ``precision`` is that of ``embed``: "auto" (the default) runs a bfloat16 copy of the encoder
     where the CPU or GPU has native bf16 matmuls (about 3× faster on an AVX512-BF16 CPU, cosine
-    above 0.9999 to fp32) and fp32 elsewhere; "fp32" and "bf16" force one. ``self.model`` stays
-    fp32 either way, so ``backbone()`` hands fine-tuning the full-precision weights.
+    above 0.9999 to fp32) and fp32 elsewhere; "fp32" and "bf16" force one, in torch. ``self.model``
+    stays fp32 either way, so ``backbone()`` hands fine-tuning the full-precision weights.
+
+    ``engine`` says what runs ``embed``: "torch", or, for "auto" on a CPU without bf16,
+    "onnxruntime": the same fp32 encoder traced to ONNX once (cached under ``FINEHUB_HOME``), used
+    from the first ``embed`` on when it matches torch (cosine >= 0.999 per token; else ``engine``
+    turns back to "torch" with a warning). Each choice is logged.
     """
 
     model_args: ClassVar[dict[str, Any]] = {}  # keyword arguments of the model class (subclasses)
@@ -94,6 +100,8 @@ class TextEncoder(ModuleBase):
         self.requested_precision = precision
         self.precision = self._choose_precision(precision)
         self._runtime = self.model if self.precision == "fp32" else _bf16_copy(self.model)
+        self._onnx: OnnxEncoder | None = None
+        self.engine = self._choose_engine()
         self.pooling = self._choose_pooling(pooling)
         cfg = self.model.config
         self.dim: int = getattr(cfg, "hidden_size", None) or self.model.get_input_embeddings().embedding_dim
@@ -117,6 +125,7 @@ class TextEncoder(ModuleBase):
         self.model.to(self.device)
         self.precision = self._choose_precision(self.requested_precision)
         self._runtime = self.model if self.precision == "fp32" else _bf16_copy(self.model)
+        self.engine = self._choose_engine()
 
     @runnable
     @serving(batch="texts")
@@ -160,12 +169,29 @@ class TextEncoder(ModuleBase):
                     max_length=seq_len,
                     return_tensors="pt",
                 ).to(self.device)
-                hidden = self._runtime(**enc).last_hidden_state.float()
+                hidden = self._hidden(enc)
                 vectors = pool_tokens(hidden, enc["attention_mask"], self.pooling)
                 if normalize:
                     vectors = F.normalize(vectors, dim=-1)
                 out[idx] = vectors.cpu().numpy()
         return out
+
+    def _hidden(self, enc: Any) -> Any:
+        """The last hidden state (float32) from the chosen engine; the ONNX one made on first use."""
+        if self.engine == "onnxruntime" and self._onnx is None:
+            import torch
+
+            from finehub.modules.text_encoder import onnx_engine
+
+            self._onnx = onnx_engine.load(
+                self.model, self.tokenizer, self.source_dir, torch.get_num_threads()
+            )
+            if self._onnx is None:
+                self.engine = "torch"
+            log.info("%s: embedding with %s %s", self.info.name, self.engine, self.precision)
+        if self._onnx is not None and self.engine == "onnxruntime":
+            return self._onnx.last_hidden_state(enc)
+        return self._runtime(**enc).last_hidden_state.float()
 
     @serving
     def similarity(
@@ -241,6 +267,13 @@ class TextEncoder(ModuleBase):
         if precision == "auto":
             return "bf16" if bf16_supported(self.device) else "fp32"
         return precision
+
+    def _choose_engine(self) -> str:
+        """onnxruntime for "auto" fp32 on a CPU (see the class docstring), else torch."""
+        onnx = self.requested_precision == "auto" and self.precision == "fp32" and self.device.type == "cpu"
+        engine = "onnxruntime" if onnx else "torch"
+        log.info("%s: embed runs on %s in %s", self.info.name, engine, self.precision)
+        return engine
 
     def _choose_pooling(self, pooling: str | None) -> str:
         from finehub.nn.pooling import POOLINGS
