@@ -6,12 +6,14 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 import typer
 from typer.testing import CliRunner
 
 from finehub.bench import suite
 from finehub.cli.bench import register
 from finehub.errors import ConfigError
+from finehub.nn.device import bf16_supported
 
 
 @pytest.fixture
@@ -46,11 +48,17 @@ def test_external_scripts_are_found_in_the_benchmarks_folder(tmp_path: Path) -> 
 def test_quick_matmul_run_prints_a_table_and_writes_json(app, tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["matmul", "--quick", "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
-    assert "bf16 / fp32" in result.stdout
     data = json.loads((tmp_path / "matmul.json").read_text())
     assert data["params"]["quick"] is True and data["params"]["threads"] == 2
     names = [c["name"] for c in data["contenders"]]
-    assert names == ["fp32 1024²", "bf16 1024²", "fp32 ffn 4096×384×1536", "bf16 ffn 4096×384×1536"]
+    bf16 = bf16_supported(torch.device("cpu"))  # bf16 matmuls only where the CPU has them
+    shapes = ["1024²", "ffn 4096×384×1536"]
+    torch_mm = [f"{d} {s}" for s in shapes for d in (("fp32", "bf16") if bf16 else ("fp32",))]
+    libraries = [f"fp32 ffn 4096×384×1536 {lib}" for lib in ("oneDNN", "OpenBLAS", "MLAS")]
+    assert names == torch_mm + libraries
+    figures = {f["name"] for f in data["figures"]}
+    assert ("bf16 / fp32 1024²" in figures) == bf16
+    assert {"oneDNN / torch (MKL) fp32", "OpenBLAS / torch (MKL) fp32", "MLAS / torch (MKL) fp32"} <= figures
     assert all(len(c["seconds"]) == 5 and c["rates"]["gflop_per_s"] > 0 for c in data["contenders"])
     assert set(data["machine"]["load_avg_1m"]) == {"before", "after"}
 

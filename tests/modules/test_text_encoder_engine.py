@@ -1,4 +1,4 @@
-"""embed's engine: onnxruntime fp32 where "auto" finds no bf16, checked against torch and cached."""
+"""embed's onnxruntime engine (precision="onnx"): checked against torch, cached, logged."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import pytest
 
 from finehub.modules.minilm_l6 import MiniLML6
 from finehub.modules.text_encoder import onnx_engine
-from finehub.nn.device import DISABLE_BF16_ENV
 
 TEXTS = [
     "The cat sat on the mat.",
@@ -18,23 +17,18 @@ TEXTS = [
 ]
 
 
-@pytest.fixture
-def no_bf16(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The CPU answers as one without native bf16, whatever this machine has."""
-    monkeypatch.setenv(DISABLE_BF16_ENV, "1")
-
-
 @pytest.fixture(scope="module")
 def torch_fp32() -> MiniLML6:
     return MiniLML6(device="cpu", precision="fp32")
 
 
-def test_auto_without_bf16_embeds_with_onnxruntime_like_torch(
-    no_bf16: None, torch_fp32: MiniLML6, caplog: pytest.LogCaptureFixture
+def test_onnx_embeds_with_onnxruntime_like_torch(
+    torch_fp32: MiniLML6, caplog: pytest.LogCaptureFixture
 ) -> None:
-    assert torch_fp32.engine == "torch"  # an explicit precision keeps torch
+    assert torch_fp32.engine == "torch"
+    assert MiniLML6(device="cpu").engine == "torch"  # "auto" never picks it
     with caplog.at_level(logging.INFO, logger="finehub.modules.text_encoder"):
-        auto = MiniLML6(device="cpu")
+        auto = MiniLML6(device="cpu", precision="onnx")
         assert (auto.engine, auto.precision) == ("onnxruntime", "fp32")
         ours = auto.embed(TEXTS)
     assert auto.engine == "onnxruntime"  # the parity check passed
@@ -44,16 +38,16 @@ def test_auto_without_bf16_embeds_with_onnxruntime_like_torch(
     # the traced graph is cached: a second module reuses the same file
     graph = auto._onnx.path
     written = graph.stat().st_mtime_ns
-    again = MiniLML6(device="cpu")
+    again = MiniLML6(device="cpu", precision="onnx")
     again.embed(TEXTS[:1])
     assert again._onnx.path == graph and graph.stat().st_mtime_ns == written
 
 
 def test_a_graph_that_strays_from_torch_is_not_used(
-    no_bf16: None, torch_fp32: MiniLML6, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    torch_fp32: MiniLML6, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     monkeypatch.setattr(onnx_engine, "PARITY", 1.5)  # no cosine reaches it
-    auto = MiniLML6(device="cpu")
+    auto = MiniLML6(device="cpu", precision="onnx")
     with caplog.at_level(logging.WARNING, logger="finehub.modules.text_encoder"):
         ours = auto.embed(TEXTS)
     assert auto.engine == "torch" and "embedding with torch fp32" in caplog.text

@@ -84,7 +84,7 @@ def paddle_python() -> tuple[str | None, str]:
     return python, ""
 
 
-def _finetune(run_dir: Path, threads: int, steps: int) -> Path:
+def _finetune(run_dir: Path, threads: int) -> Path:
     """A briefly fine-tuned bbc-news classifier's module folder."""
     from finehub.data.datasets import load
     from finehub.finetune import AdamWeightDecay, RunConfig, TextClassificationTask, Trainer
@@ -93,8 +93,8 @@ def _finetune(run_dir: Path, threads: int, steps: int) -> Path:
     data = load("bbc-news")
     task = TextClassificationTask(Module("minilm-l6"), num_classes=data.num_classes, max_seq_len=MAX_LEN)
     config = RunConfig(
-        max_steps=steps,
-        eval_interval=steps,
+        max_steps=TRAIN_STEPS,
+        eval_interval=TRAIN_STEPS,
         precision="bf16",  # fp32 where the CPU has no bf16
         num_threads=threads,
         checkpoint_dir=str(run_dir),
@@ -149,12 +149,11 @@ def run(*, quick: bool, threads: int) -> BenchResult:
 
     test = load("bbc-news").test[: 128 if quick else 256]
     texts = [e.text_a for e in test]
-    steps = 8 if quick else TRAIN_STEPS
     python, paddle_note = paddle_python()
     notes = [paddle_note] if paddle_note else []
     paddle: PaddleWorker | None = None
     with tempfile.TemporaryDirectory(prefix="finehub-bench-classify-") as tmp:
-        folder = _finetune(Path(tmp) / "run", threads, steps)
+        folder = _finetune(Path(tmp) / "run", threads)
         label_names = Module(str(folder)).info.config["label_names"]
         truth = [label_names[int(e.label)] for e in test]  # type: ignore[arg-type]
         fp32_onnx = export_onnx(folder, Path(tmp) / "onnx", dataset="bbc-news", max_eval=128)
@@ -225,7 +224,7 @@ def run(*, quick: bool, threads: int) -> BenchResult:
         f"batch 32, {threads} threads",
         stats,
         figures,
-        params={"texts": len(texts), "train_steps": steps, "max_len": MAX_LEN},
+        params={"texts": len(texts), "train_steps": TRAIN_STEPS, "max_len": MAX_LEN},
         notes=notes,
         rate_unit="texts",
         baseline=EAGER_FP32,

@@ -15,15 +15,19 @@ then ``steps`` optimizer steps per repetition, alternately, on each dataset:
 Without native bf16 (an AVX2-only CPU), bf16 would silently run in fp32 (finehub) or in torch's
 scalar fallback (transformers), so those contenders are left out and the result says so.
 
-Only the ``steps`` after the warm-up are timed (a step clock in each trainer's callbacks), so
-trainer setup and end-of-run saving do not count. Every contender trains the same encoder on the
-same examples; samples/s is the main figure. Tokens/s counts real (non-pad) tokens; the FLOP
-rate is ``6 × non-embedding params × real tokens + attention`` (forward and backward), compared
-with the matmul peak of the precision finehub trained in.
+Repetition ``i`` of every trainer runs with seed ``i``: one seed would time the same few batches
+each time (on chinese-reviews seed 42's first batches are longer than the epoch's mean), while
+new seeds sample the data's length mix. Only the ``steps`` after the warm-up are timed (a step
+clock in each trainer's callbacks), so trainer setup and end-of-run saving do not count. Every
+contender trains the same encoder on the same examples; samples/s is the main figure. Tokens/s
+counts real (non-pad) tokens; the FLOP rate is ``6 × non-embedding params × real tokens +
+attention`` (forward and backward), compared with the matmul peak of the precision finehub
+trained in.
 """
 
 from __future__ import annotations
 
+import itertools
 import statistics
 import tempfile
 import time
@@ -133,11 +137,14 @@ def _hf_trainer(
         def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
             self.clock.tick(state.global_step)
 
+    seeds = itertools.count()
+
     def go() -> Work:
         cb = _Clock()
         with tempfile.TemporaryDirectory(prefix="finehub-bench-hf-") as out:
             args = TrainingArguments(
                 output_dir=out,
+                seed=next(seeds),  # seed i in repetition i (see the module docstring)
                 use_cpu=True,
                 bf16=bf16,
                 per_device_train_batch_size=BATCH_SIZE,
@@ -203,10 +210,13 @@ def _finehub_trainer(
         def on_step_end(self, state: Any, control: Any) -> None:
             self.clock.tick(state.step)
 
+    seeds = itertools.count()
+
     def go() -> Work:
         cb = _Clock()
         with tempfile.TemporaryDirectory(prefix="finehub-bench-ft-") as run_dir:
             config = RunConfig(
+                seed=next(seeds),
                 batch_size=BATCH_SIZE,
                 max_steps=plan.warmup + plan.steps,
                 precision=precision,  # type: ignore[arg-type]

@@ -1,8 +1,7 @@
-"""The encoder run by onnxruntime in fp32: ``embed``'s engine where the CPU has no native bf16.
+"""The encoder run by onnxruntime in fp32: ``embed``'s engine for ``precision="onnx"``.
 
-On an AVX2-only CPU torch's eager encoder spends much of a small batch between kernels; the same
-graph in onnxruntime (one call per batch, bias+GELU and residual+LayerNorm fused) gives the same
-fp32 numbers faster. The graph is traced once per model folder and library versions, kept in
+The same graph in onnxruntime (one call per batch, bias+GELU and residual+LayerNorm fused) gives
+the same fp32 numbers without torch's per-operator dispatch. The graph is traced once per model folder and library versions, kept in
 ``FINEHUB_HOME/cache/onnx-encoders/<key>/model.onnx`` (written atomically), and checked against
 the torch encoder before use: :func:`load` returns None, and the module keeps torch, when the
 per-text cosine falls below ``PARITY``.
