@@ -195,3 +195,26 @@ def drawings(
         drawn_result(draw(image, result), output_dir, output_name(source, index))
         for index, (source, image, result) in enumerate(zip(sources, images, results, strict=True))
     ]
+
+
+def items_with_drawings(
+    items: Sequence[list[dict[str, Any]]], drawn: Sequence[dict[str, str]]
+) -> list[list[dict[str, Any]]]:
+    """Each image's items (faces, lines, objects), each carrying that image's drawing."""
+    return [[{**item, **d} for item in per_image] for per_image, d in zip(items, drawn, strict=True)]
+
+
+def refuse_drawing_here(method: str, alternative: str) -> None:
+    """A method whose answer has no per-image place for a drawing cannot draw where no file may be
+    written (inside ``finehub serve``); ``alternative`` is the method that returns the drawing."""
+    if not file_paths_allowed():
+        raise ModuleInputError(
+            "visualization",
+            f"{method} answers without drawings and writes no file here; call {alternative}, "
+            "whose result per image carries the drawn image",
+        )
+
+
+def rgb_from_bgr(images: Sequence[Any] | None) -> list[Any]:
+    """PaddleHub's decoded arrays are BGR (``cv2.imread`` order); finehub's are RGB."""
+    return [a[..., ::-1] if getattr(a, "ndim", 0) == 3 else a for a in images or ()]

@@ -13,10 +13,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from finehub._utils.limits import file_paths_allowed
 from finehub.errors import ModuleInputError
 from finehub.hub.module import Asset, ModuleBase, moduleinfo, runnable, serving
-from finehub.imaging.draw import draw_annotations, output_name
+from finehub.imaging.draw import draw_annotations
 from finehub.imaging.images import ImageLike, load_images
 from finehub.modules._common import (
     BatchSize,
@@ -25,10 +24,13 @@ from finehub.modules._common import (
     UseGpu,
     Visualization,
     check_batch_size,
-    drawn_result,
+    drawings,
     honour_use_gpu,
+    items_with_drawings,
     package_asset_path,
     paddle_images,
+    refuse_drawing_here,
+    rgb_from_bgr,
 )
 
 if TYPE_CHECKING:
@@ -143,22 +145,14 @@ class FaceDetectionMTCNN(ModuleBase):
         ``"save_path"``; over HTTP, where nothing is written, ``face_detection`` returns the drawing.
         """
         draw = visualize or visualization
-        if draw and not file_paths_allowed():
-            raise ModuleInputError(
-                "visualization",
-                "detect_faces answers faces only and writes no file here; call face_detection, "
-                "whose result per image carries the drawn image",
-            )
+        if draw:
+            refuse_drawing_here("detect_faces", "face_detection")
         inputs = paddle_images(images, paths)
         honour_use_gpu(self, use_gpu)
-        results = []
-        for index, (image, faces) in enumerate(
-            self._run(inputs, min_face_size, thresholds, keep_all, batch_size)
-        ):
-            if draw:  # one drawing per input, faces or not
-                drawn = drawn_result(_drawing(image, faces), output_dir, output_name(inputs[index], index))
-                faces = [{**face, **drawn} for face in faces]
-            results.append(faces)
+        found = self._run(inputs, min_face_size, thresholds, keep_all, batch_size)
+        images_, results = [image for image, _ in found], [faces for _, faces in found]
+        if draw:  # one drawing per input, faces or not
+            results = items_with_drawings(results, drawings(inputs, images_, results, _drawing, output_dir))
         return results
 
     @serving(batch="images", exclude=("paths", "data", "output_dir"))
@@ -181,13 +175,11 @@ class FaceDetectionMTCNN(ModuleBase):
         PaddleHub, arrays in ``images`` are BGR (``cv2.imread`` order); ``detect_faces`` takes RGB.
         With ``visualization=True`` each entry gets ``save_path`` (or ``image_base64`` over HTTP).
         """
-        arrays = [a[..., ::-1] if getattr(a, "ndim", 0) == 3 else a for a in images or ()]  # BGR -> RGB
-        inputs = paddle_images(arrays, paths, data)
+        inputs = paddle_images(rgb_from_bgr(images), paths, data)
         honour_use_gpu(self, use_gpu)
-        results = []
         found = self._run(inputs, 20, (0.6, 0.7, confs_threshold), True, batch_size)
-        for index, (source, (image, faces)) in enumerate(zip(inputs, found, strict=True)):
-            entry: dict[str, Any] = {
+        results: list[dict[str, Any]] = [
+            {
                 "data": [
                     {
                         "left": f["box"][0],
@@ -200,9 +192,14 @@ class FaceDetectionMTCNN(ModuleBase):
                 ],
                 "path": _input_path(source),
             }
-            if visualization:
-                entry.update(drawn_result(_drawing(image, faces), output_dir, output_name(source, index)))
-            results.append(entry)
+            for source, (_, faces) in zip(inputs, found, strict=True)
+        ]
+        if visualization:
+            images_, faces = [image for image, _ in found], [faces for _, faces in found]
+            for entry, drawn in zip(
+                results, drawings(inputs, images_, faces, _drawing, output_dir), strict=True
+            ):
+                entry.update(drawn)
         return results
 
     def _run(

@@ -29,6 +29,7 @@ from finehub.modules._common import (
     check_batch_size,
     drawings,
     honour_use_gpu,
+    items_with_drawings,
     paddle_images,
 )
 from finehub.modules._human_models import OnDevice, graph_assets, read_graph
@@ -144,11 +145,7 @@ class ObjectDetectionNanoDet(OnDevice, ModuleBase):
         for start in range(0, len(pil_images), batch_size):
             results += self._detect(pil_images[start : start + batch_size], float(score_thresh))
         if visualization:
-            for found, drawn in zip(
-                results, drawings(sources, pil_images, results, _draw, output_dir), strict=True
-            ):
-                for det in found:
-                    det.update(drawn)
+            results = items_with_drawings(results, drawings(sources, pil_images, results, _draw, output_dir))
         return results
 
     def _detect(self, images: list[Image.Image], score_thresh: float) -> list[list[dict[str, Any]]]:

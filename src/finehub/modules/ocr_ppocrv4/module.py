@@ -13,10 +13,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from finehub._utils.lazy import require
-from finehub._utils.limits import file_paths_allowed
 from finehub.errors import ModuleInputError
 from finehub.hub.module import Asset, ModuleBase, moduleinfo, runnable, serving
-from finehub.imaging.draw import draw_annotations, output_name
+from finehub.imaging.draw import draw_annotations
 from finehub.imaging.images import ImageLike, load_images
 from finehub.modules._common import (
     BatchSize,
@@ -25,10 +24,13 @@ from finehub.modules._common import (
     UseGpu,
     Visualization,
     check_batch_size,
-    drawn_result,
+    drawings,
     honour_use_gpu,
+    items_with_drawings,
     package_asset_path,
     paddle_images,
+    refuse_drawing_here,
+    rgb_from_bgr,
     verify_once,
 )
 
@@ -131,20 +133,13 @@ class OCRPPOCRv4(ModuleBase):
         Images are read one at a time whatever ``batch_size`` says (lines are batched inside).
         """
         draw = visualize or visualization
-        if draw and not file_paths_allowed():
-            raise ModuleInputError(
-                "visualization",
-                "ocr answers lines only and writes no file here; call recognize_text, "
-                "whose result per image carries the drawn image",
-            )
+        if draw:
+            refuse_drawing_here("ocr", "recognize_text")
         inputs = paddle_images(images, paths)
-        results = []
         read = self._read(inputs, box_threshold, text_threshold, use_angle_cls, use_gpu, batch_size)
-        for index, (image, lines) in enumerate(read):
-            if draw:
-                drawn = drawn_result(_drawing(image, lines), output_dir, output_name(inputs[index], index))
-                lines = [{**line, **drawn} for line in lines]
-            results.append(lines)
+        images_, results = [image for image, _ in read], [lines for _, lines in read]
+        if draw:
+            results = items_with_drawings(results, drawings(inputs, images_, results, _drawing, output_dir))
         return results
 
     @serving(batch="images", exclude=("paths", "output_dir"))
@@ -167,23 +162,24 @@ class OCRPPOCRv4(ModuleBase):
         Upside-down lines are turned upright first, as PaddleHub's OCR modules do. Arrays in
         ``images`` are BGR (``cv2.imread`` order), as in PaddleHub; ``ocr`` takes RGB.
         """
-        arrays = [a[..., ::-1] if getattr(a, "ndim", 0) == 3 else a for a in images or ()]  # BGR -> RGB
-        inputs = paddle_images(arrays, paths)
-        results = []
+        inputs = paddle_images(rgb_from_bgr(images), paths)
         read = self._read(inputs, box_thresh, text_thresh, True, use_gpu, batch_size)
-        for index, (image, lines) in enumerate(read):
-            entry: dict[str, Any] = {
+        results: list[dict[str, Any]] = [
+            {
                 "data": [
                     {"text": line["text"], "confidence": line["confidence"], "text_box_position": line["box"]}
                     for line in lines
                 ],
                 "save_path": "",
             }
-            if visualization:
-                entry.update(
-                    drawn_result(_drawing(image, lines), output_dir, output_name(inputs[index], index))
-                )
-            results.append(entry)
+            for _, lines in read
+        ]
+        if visualization:
+            images_, lines = [image for image, _ in read], [lines for _, lines in read]
+            for entry, drawn in zip(
+                results, drawings(inputs, images_, lines, _drawing, output_dir), strict=True
+            ):
+                entry.update(drawn)
         return results
 
     def _read(
