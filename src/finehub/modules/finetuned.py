@@ -176,6 +176,20 @@ def format_predictions(
 # --- loading an exported folder ------------------------------------------------------------------
 
 
+def import_named(entry: str, *, prefix: str, what: str, where: str) -> Any:
+    """The ``"package.module:Attr"`` an exported folder's manifest names, when it lies under
+    ``prefix`` (folders name only finehub's own code); InvalidManifestError naming ``where`` else."""
+    import importlib
+
+    target, _, attr = entry.partition(":")
+    if not target.startswith(prefix) or not attr:
+        raise InvalidManifestError(where, f"{what} {entry!r} must name a class in {prefix}*")
+    try:
+        return getattr(importlib.import_module(target), attr)
+    except (ImportError, AttributeError) as e:
+        raise InvalidManifestError(where, f"cannot import {what} {entry!r}: {e}") from e
+
+
 class FinetunedModule(ModuleBase):
     """Base of the exported modules: per-instance metadata read from ``module.json``, whose
     ``config`` must hold ``config_keys``. Subclasses build their network in ``__init__``."""

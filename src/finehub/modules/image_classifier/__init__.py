@@ -10,7 +10,6 @@ Folder layout (written by ``finehub.finetune.export``; see :mod:`finehub.modules
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,7 +18,7 @@ from finehub.errors import InvalidManifestError
 from finehub.hub.module import moduleinfo, runnable, serving
 from finehub.imaging.images import ImageLike, load_images
 from finehub.modules._common import check_batch_size
-from finehub.modules.finetuned import WEIGHTS, FinetunedModule, format_predictions, softmax
+from finehub.modules.finetuned import WEIGHTS, FinetunedModule, format_predictions, import_named, softmax
 
 if TYPE_CHECKING:
     import numpy as np
@@ -32,14 +31,7 @@ BUILD_PREFIX = "finehub.nn."  # backbones are rebuilt only from finehub's own ne
 
 def build_backbone(build: str, kwargs: dict[str, Any], *, where: str) -> nn.Module:
     """A fresh backbone from its ``"finehub.nn.<module>:<Class>"`` path."""
-    target, _, attr = build.partition(":")
-    if not target.startswith(BUILD_PREFIX) or not attr:
-        raise InvalidManifestError(where, f"backbone build {build!r} must name a class in {BUILD_PREFIX}*")
-    try:
-        cls = getattr(importlib.import_module(target), attr)
-    except (ImportError, AttributeError) as e:
-        raise InvalidManifestError(where, f"cannot import backbone {build!r}: {e}") from e
-    return cls(**kwargs)
+    return import_named(build, prefix=BUILD_PREFIX, what="backbone build", where=where)(**kwargs)
 
 
 def predict_logits(net: nn.Module, transform: Any, images: Sequence[Any], batch_size: int) -> np.ndarray:

@@ -24,7 +24,7 @@ from finehub._utils.lazy import require
 from finehub.errors import InvalidManifestError, ModuleInputError
 from finehub.hub.module import moduleinfo, runnable, serving
 from finehub.modules._common import check_batch_size
-from finehub.modules.finetuned import FinetunedModule
+from finehub.modules.finetuned import FinetunedModule, import_named
 
 if TYPE_CHECKING:
     import numpy as np
@@ -168,17 +168,7 @@ class OnnxModule(FinetunedModule):
 
 def answering_class(entry: str, *, where: str) -> Any:
     """The exported module class named by ``entry`` that answers for a graph (onnx_feeds/onnx_predict)."""
-    import importlib
-
-    target, _, attr = entry.partition(":")
-    if not target.startswith(ANSWERING_PREFIX) or not attr:
-        raise InvalidManifestError(
-            where, f"config.onnx.module {entry!r} must name a class in {ANSWERING_PREFIX}*"
-        )
-    try:
-        cls = getattr(importlib.import_module(target), attr)
-    except (ImportError, AttributeError) as e:
-        raise InvalidManifestError(where, f"cannot import {entry!r}: {e}") from e
+    cls = import_named(entry, prefix=ANSWERING_PREFIX, what="config.onnx.module", where=where)
     if not callable(getattr(cls, "onnx_predict", None)):
         raise InvalidManifestError(where, f"{entry!r} cannot answer for an ONNX graph (no onnx_predict)")
     return cls
