@@ -5,8 +5,7 @@ Attributes are loaded on first use so that ``import finehub`` stays fast.
 
 from __future__ import annotations
 
-from typing import Any
-
+from finehub._utils.lazy import lazy_package as _lazy_package
 from finehub._version import __version__ as __version__
 
 # public name -> "module:attribute"; resolved lazily by __getattr__
@@ -36,17 +35,5 @@ _LAZY: dict[str, str] = {
     "DefaultFinetuneStrategy": "finehub.finetune.strategies:DefaultStrategy",
 }
 
-
-def __getattr__(name: str) -> Any:
-    from finehub._utils.lazy import lazy_attribute
-    from finehub.finetune.kinds import public_class  # task classes come from the task-kind registry
-
-    value = lazy_attribute("finehub", name, _LAZY, public_class)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    from finehub.finetune.kinds import public_classes
-
-    return sorted([*globals(), *_LAZY, *public_classes()])
+# task classes (TextClassificationTask, ...) come from the task-kind registry
+__getattr__, __dir__ = _lazy_package("finehub", globals(), _LAZY, registry="finehub.finetune.kinds")

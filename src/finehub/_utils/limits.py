@@ -10,8 +10,11 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from contextvars import ContextVar
+from typing import TypeVar
 
 from finehub.errors import ConfigError
+
+T = TypeVar("T")
 
 #: Largest encoded image decoded (width × height) outside any :func:`max_image_pixels` block.
 DEFAULT_MAX_IMAGE_PIXELS = 40_000_000
@@ -29,11 +32,8 @@ def max_image_pixels(limit: int) -> Iterator[None]:
     """
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
         raise ConfigError("max_image_pixels", f"must be a positive integer, got {limit!r}")
-    token = _image_pixels.set(limit)
-    try:
+    with _holding(_image_pixels, limit):
         yield
-    finally:
-        _image_pixels.reset(token)
 
 
 def image_pixel_limit() -> int:
@@ -49,12 +49,19 @@ def no_file_paths() -> Iterator[None]:
     """Inside this block, inputs are never read from the local file system: a string given as an
     image is base64 data, never a path. ``finehub serve`` runs every module call this way, so a
     client cannot make the server open its own files, whatever a method's signature says."""
-    token = _file_paths.set(False)
-    try:
+    with _holding(_file_paths, False):
         yield
-    finally:
-        _file_paths.reset(token)
 
 
 def file_paths_allowed() -> bool:
     return _file_paths.get()
+
+
+@contextlib.contextmanager
+def _holding(var: ContextVar[T], value: T) -> Iterator[None]:
+    """``var`` set to ``value`` for the block, then back to what it was."""
+    token = var.set(value)
+    try:
+        yield
+    finally:
+        var.reset(token)

@@ -88,16 +88,9 @@ serving_app = typer.Typer(
 )
 
 
-@serving_app.command("start")
-def serving_start(
-    module: ModulesOption = None,
-    config: ConfigOption = None,
-    host: HostOption = None,
-    port: PortOption = None,
-    workers: WorkersOption = None,
-) -> None:
-    """Serve modules until Ctrl-C or `finehub serving stop -p PORT` (same as `finehub serve`)."""
-    _start(module, config, host, port, workers)
+serving_app.command(
+    "start", help="Serve modules until Ctrl-C or `finehub serving stop -p PORT` (same as `finehub serve`)."
+)(serve)
 
 
 serving_app.command("stop")(stop)

@@ -6,7 +6,7 @@ Names are imported on first use so that ``import finehub.finetune`` stays cheap.
 
 from __future__ import annotations
 
-from typing import Any
+from finehub._utils.lazy import lazy_package as _lazy_package
 
 _LAZY = {
     "Task": "finehub.finetune.tasks.base:Task",
@@ -25,17 +25,5 @@ _LAZY = {
     "TrainerControl": "finehub.finetune.callbacks:TrainerControl",
 }
 
-
-def __getattr__(name: str) -> Any:
-    from finehub._utils.lazy import lazy_attribute
-    from finehub.finetune.kinds import public_class  # task classes come from the task-kind registry
-
-    value = lazy_attribute("finehub.finetune", name, _LAZY, public_class)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    from finehub.finetune.kinds import public_classes
-
-    return sorted([*globals(), *_LAZY, *public_classes()])
+# task classes (TextClassificationTask, ...) come from the task-kind registry
+__getattr__, __dir__ = _lazy_package("finehub.finetune", globals(), _LAZY, registry="finehub.finetune.kinds")

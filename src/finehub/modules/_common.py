@@ -78,6 +78,19 @@ def package_asset_path(asset: Asset, *, module: str, install: str) -> Path:
     return path
 
 
+class OnDevice:
+    """``to_device`` (what ``use_gpu=True`` calls) for a module whose network is ``self.net``."""
+
+    net: Any
+    device: Any
+
+    def to_device(self, device: str) -> None:
+        import torch
+
+        self.device = torch.device(device)
+        self.net.to(self.device)
+
+
 def check_batch_size(batch_size: Any) -> int:
     """``batch_size`` when it is a positive integer (bools refused), else ModuleInputError."""
     if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
@@ -202,6 +215,13 @@ def items_with_drawings(
 ) -> list[list[dict[str, Any]]]:
     """Each image's items (faces, lines, objects), each carrying that image's drawing."""
     return [[{**item, **d} for item in per_image] for per_image, d in zip(items, drawn, strict=True)]
+
+
+def entries_with_drawings(
+    entries: Sequence[dict[str, Any]], drawn: Sequence[dict[str, str]]
+) -> list[dict[str, Any]]:
+    """Each image's result dict (PaddleHub's one entry per image) carrying that image's drawing."""
+    return [{**entry, **d} for entry, d in zip(entries, drawn, strict=True)]
 
 
 def refuse_drawing_here(method: str, alternative: str) -> None:

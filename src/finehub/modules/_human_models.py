@@ -5,9 +5,11 @@ weights ``models/<name>.bin``, both pinned by sha256 and fetched through :mod:`f
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from finehub.hub.module import Asset
+from finehub.hub.module import Asset, ModuleBase
+from finehub.modules._common import OnDevice
 
 if TYPE_CHECKING:
     import numpy as np
@@ -41,14 +43,15 @@ def read_graph(info: ModuleInfo) -> tuple[dict[str, Any], dict[str, np.ndarray]]
     return graph, read_weights(graph, data, where=str(graph_path))
 
 
-class OnDevice:
-    """``to_device`` (what ``use_gpu=True`` calls) for a module whose network is ``self.net``."""
+class TfjsGraphModule(OnDevice, ModuleBase):
+    """A module whose network is its TF.js graph run by :class:`~finehub.nn.tfjs_graph.TfjsGraph`
+    (every weight a trainable parameter), on CPU or a CUDA ``device``."""
 
-    net: Any
-    device: Any
-
-    def to_device(self, device: str) -> None:
+    def __init__(self, *, directory: str | Path | None = None, device: str = "cpu", **init_args: Any) -> None:
+        super().__init__(directory=directory, **init_args)
         import torch
 
+        from finehub.nn.tfjs_graph import TfjsGraph
+
         self.device = torch.device(device)
-        self.net.to(self.device)
+        self.net = TfjsGraph(*read_graph(self.info)).eval().to(self.device)

@@ -31,7 +31,28 @@ def _encode(
     return encoder(input_ids=input_ids, attention_mask=attention_mask, **kwargs).last_hidden_state
 
 
-class TextClassifierNet(nn.Module):
+class _TokenNet(nn.Module):
+    """The single-text nets' forward contract (also their ONNX inputs): encoder states of a token
+    batch, then ``self.output(hidden, attention_mask)``."""
+
+    def __init__(self, encoder: nn.Module, dropout: float) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        token_type_ids: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        return self.output(_encode(self.encoder, input_ids, attention_mask, token_type_ids), attention_mask)
+
+    def output(self, hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+
+class TextClassifierNet(_TokenNet):
     """``logits = head(dropout(pool(encoder(tokens))))``."""
 
     def __init__(
@@ -43,19 +64,11 @@ class TextClassifierNet(nn.Module):
         pooling: TextPooling = "mean",
         dropout: float = 0.1,
     ) -> None:
-        super().__init__()
-        self.encoder = encoder
+        super().__init__(encoder, dropout)
         self.pooling: TextPooling = pooling
-        self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(hidden_size, num_classes)
 
-    def forward(
-        self,
-        input_ids: torch.Tensor,
-        attention_mask: torch.Tensor,
-        token_type_ids: torch.Tensor | None = None,
-    ) -> torch.Tensor:
-        hidden = _encode(self.encoder, input_ids, attention_mask, token_type_ids)
+    def output(self, hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         return self.head(self.dropout(pool_tokens(hidden, attention_mask, self.pooling)))
 
 
@@ -73,18 +86,11 @@ class TextRegressorNet(TextClassifierNet):
         self.register_buffer("shift", torch.zeros(()))
         self.register_buffer("scale", torch.ones(()))
 
-    def forward(
-        self,
-        input_ids: torch.Tensor,
-        attention_mask: torch.Tensor,
-        token_type_ids: torch.Tensor | None = None,
-    ) -> torch.Tensor:
-        return (
-            super().forward(input_ids, attention_mask, token_type_ids).squeeze(-1) * self.scale + self.shift
-        )
+    def output(self, hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        return super().output(hidden, attention_mask).squeeze(-1) * self.scale + self.shift
 
 
-class TokenTaggerNet(nn.Module):
+class TokenTaggerNet(_TokenNet):
     """Per-token tag scores: ``head(dropout(encoder(tokens)))``, B×T×num_tags, plus an optional
     CRF whose transition scores decoding uses. ``pad_to`` widens the output to a fixed length
     (zeros) so batches of different widths concatenate."""
@@ -99,20 +105,13 @@ class TokenTaggerNet(nn.Module):
         crf: bool = False,
         pad_to: int | None = None,
     ) -> None:
-        super().__init__()
-        self.encoder = encoder
-        self.dropout = nn.Dropout(dropout)
+        super().__init__(encoder, dropout)
         self.head = nn.Linear(hidden_size, num_tags)
         self.crf = CRF(num_tags) if crf else None
         self.pad_to = pad_to
 
-    def forward(
-        self,
-        input_ids: torch.Tensor,
-        attention_mask: torch.Tensor,
-        token_type_ids: torch.Tensor | None = None,
-    ) -> torch.Tensor:
-        scores = self.head(self.dropout(_encode(self.encoder, input_ids, attention_mask, token_type_ids)))
+    def output(self, hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        scores = self.head(self.dropout(hidden))
         if self.pad_to is not None and scores.shape[1] < self.pad_to:
             scores = F.pad(scores, (0, 0, 0, self.pad_to - scores.shape[1]))
         return scores

@@ -352,26 +352,12 @@ def _not_served(state: _State, name: str, method: str, started: float) -> JSONRe
             f"module {name!r} is not served here; served modules: {known}",
         )
     if name in state.failed:
-        return _answer(
-            state,
-            name,
-            method,
-            started,
-            503,
-            schemas.NOT_READY,
-            f"module {name!r} failed to load: {state.failed[name]}",
-        )
-    if name not in state.served:
-        return _answer(
-            state,
-            name,
-            method,
-            started,
-            503,
-            schemas.NOT_READY,
-            f"module {name!r} is still loading; retry when GET /ready answers 200",
-        )
-    return None
+        problem = f"failed to load: {state.failed[name]}"
+    elif name not in state.served:
+        problem = "is still loading; retry when GET /ready answers 200"
+    else:
+        return None
+    return _answer(state, name, method, started, 503, schemas.NOT_READY, f"module {name!r} {problem}")
 
 
 def _add_typed_route(

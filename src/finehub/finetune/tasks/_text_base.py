@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from finehub.errors import ConfigError
-from finehub.finetune.tasks.base import Task
+from finehub.finetune.collate import EncodedSplit, encode_texts, text_digest
+from finehub.finetune.tasks.base import Task, as_backbone
 from finehub.finetune.validation import check_choice, check_number
 from finehub.nn.backbone import TextBackbone
 
@@ -17,19 +18,15 @@ if TYPE_CHECKING:
     import numpy as np
     from torch import nn
 
+    from finehub.data.dataset import TextExample
+
 
 def as_text_backbone(module_or_backbone: Any) -> TextBackbone:
     """A TextBackbone, given one or a module that provides one through ``backbone()``."""
-    if isinstance(module_or_backbone, TextBackbone):
-        return module_or_backbone
-    backbone = getattr(module_or_backbone, "backbone", None)
-    if callable(backbone):
-        result = backbone()
-        if isinstance(result, TextBackbone):
-            return result
-    raise ConfigError(
-        "module",
-        f"{module_or_backbone!r} is not a text encoder; pass a text module such as hub.Module('minilm-l6') "
+    return as_backbone(
+        module_or_backbone,
+        TextBackbone,
+        "a text encoder; pass a text module such as hub.Module('minilm-l6') "
         "or a finehub.nn.backbone.TextBackbone",
     )
 
@@ -109,6 +106,18 @@ class TextTask(Task):
         if hasattr(item, "tokens"):
             return "".join(item.tokens)
         return " ".join(filter(None, (item.text_a, getattr(item, "text_b", None))))
+
+    def encoding_key(self, examples: Sequence[TextExample]) -> str:
+        return text_digest(
+            [(e.text_a, e.text_b, e.label) for e in examples], self.max_seq_len, len(self.tokenizer)
+        )  # type: ignore[misc]
+
+    def encode_text_examples(self, examples: Sequence[TextExample], labels: np.ndarray) -> EncodedSplit:
+        """The examples' texts tokenised (as pairs when any has a ``text_b``), with ``labels``."""
+        texts_b = [e.text_b for e in examples] if any(e.text_b is not None for e in examples) else None
+        return encode_texts(
+            self.tokenizer, [e.text_a for e in examples], self.max_seq_len, texts_b=texts_b, labels=labels
+        )
 
     def with_head(self, net: Callable[..., nn.Module], *args: Any, **kwargs: Any) -> nn.Module:
         """``net(encoder, hidden_size, *args, dropout=..., **kwargs)`` built under :meth:`seeded`."""

@@ -25,7 +25,7 @@ import functools
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from finehub.errors import ConfigError
 from finehub.finetune.collate import EncodedSplit, collate
@@ -40,6 +40,8 @@ if TYPE_CHECKING:
     from finehub.finetune.config import RunConfig
     from finehub.finetune.kinds import TaskKind
     from finehub.finetune.trainer import FinetuneResult, Trainer
+
+B = TypeVar("B")
 
 
 class Task(ABC):
@@ -182,3 +184,42 @@ class SingleLabelClassification:
         metrics: dict[str, Any] = classification_metrics(labels, preds, self.num_classes, self.metrics)
         metrics["confusion_matrix"] = confusion_matrix(labels, preds, self.num_classes).tolist()
         return metrics
+
+
+def as_backbone(module_or_backbone: Any, kind: type[B], wrong: str) -> B:
+    """A ``kind`` backbone, given one or a module that provides one through ``backbone()``; else
+    ConfigError saying the argument is not ``wrong`` (what it should be and how to get one)."""
+    if isinstance(module_or_backbone, kind):
+        return module_or_backbone
+    backbone = getattr(module_or_backbone, "backbone", None)
+    if callable(backbone):
+        result = backbone()
+        if isinstance(result, kind):
+            return result
+    raise ConfigError("module", f"{module_or_backbone!r} is not {wrong}")
+
+
+# --- what bind() checks ---------------------------------------------------------------------------
+
+
+def check_examples(dataset: Dataset, kind: type, wanted: str) -> None:
+    """ConfigError unless every training example of ``dataset`` is a ``kind`` (``wanted`` says
+    which examples the task needs and where to get them)."""
+    if not all(isinstance(e, kind) for e in dataset.train):
+        raise ConfigError("dataset", f"{dataset.name!r} does not hold {wanted}")
+
+
+def check_class_count(task: Any, dataset: Dataset, *, unit: str = "classes") -> None:
+    """ConfigError unless ``dataset`` has the task's ``num_classes`` (``unit``: what a class is called)."""
+    if dataset.num_classes != task.num_classes:
+        raise ConfigError(
+            "num_classes",
+            f"the task has {task.num_classes} {unit} but dataset {dataset.name!r} has "
+            f"{dataset.num_classes} ({dataset.label_names}); build it with num_classes=ds.num_classes",
+        )
+
+
+def adopt_label_names(task: Any, dataset: Dataset) -> None:
+    """Give the task the dataset's label names unless it was built with its own."""
+    if task.label_names == [str(i) for i in range(task.num_classes)]:
+        task.label_names = list(dataset.label_names)

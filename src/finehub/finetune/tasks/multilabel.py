@@ -7,9 +7,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from finehub.errors import ConfigError
-from finehub.finetune.collate import EncodedSplit, encode_texts, text_digest
+from finehub.finetune.collate import EncodedSplit
 from finehub.finetune.kinds import OnnxSpec, task_kind, text_settings
 from finehub.finetune.tasks._text_base import TextTask, check_label_names, check_num_classes, encoder_options
+from finehub.finetune.tasks.base import adopt_label_names
 from finehub.finetune.validation import check_number
 
 if TYPE_CHECKING:
@@ -94,13 +95,7 @@ class MultiLabelClassificationTask(TextTask):
                 f"{dataset.name!r} is a {dataset.task} dataset with {dataset.num_classes} labels; this task "
                 f"needs a multilabel dataset with {self.num_classes} (load one with task='multilabel')",
             )
-        if self.label_names == [str(i) for i in range(self.num_classes)]:
-            self.label_names = list(dataset.label_names)
-
-    def encoding_key(self, examples: Sequence[TextExample]) -> str:
-        return text_digest(
-            [(e.text_a, e.text_b, e.label) for e in examples], self.max_seq_len, len(self.tokenizer)
-        )  # type: ignore[misc]
+        adopt_label_names(self, dataset)
 
     def encode_examples(self, examples: Sequence[TextExample], *, split: str) -> EncodedSplit:
         import numpy as np
@@ -116,10 +111,7 @@ class MultiLabelClassificationTask(TextTask):
                     f"{e.label!r} is not a tuple of label indices in [0, {self.num_classes})",
                 )
             labels[i, list(e.label)] = 1.0  # type: ignore[arg-type]
-        texts_b = [e.text_b for e in examples] if any(e.text_b is not None for e in examples) else None
-        return encode_texts(
-            self.tokenizer, [e.text_a for e in examples], self.max_seq_len, texts_b=texts_b, labels=labels
-        )
+        return self.encode_text_examples(examples, labels)
 
     def loss(self, outputs: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         import torch.nn.functional as F

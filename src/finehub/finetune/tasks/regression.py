@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from finehub.errors import ConfigError
-from finehub.finetune.collate import EncodedSplit, encode_texts, text_digest
+from finehub.finetune.collate import EncodedSplit
 from finehub.finetune.kinds import OnnxSpec, task_kind, text_axes, text_settings
 from finehub.finetune.tasks._text_base import TextTask, encoder_options
 
@@ -92,11 +92,6 @@ class RegressionTask(TextTask):
             self.model.shift.fill_(mean)
             self.model.scale.fill_(std)
 
-    def encoding_key(self, examples: Sequence[TextExample]) -> str:
-        return text_digest(
-            [(e.text_a, e.text_b, e.label) for e in examples], self.max_seq_len, len(self.tokenizer)
-        )  # type: ignore[misc]
-
     def encode_examples(self, examples: Sequence[TextExample], *, split: str) -> EncodedSplit:
         import numpy as np
 
@@ -113,10 +108,7 @@ class RegressionTask(TextTask):
         if bad is not None:
             raise ConfigError(f"{split}[{bad}].label", f"{examples[bad].label!r} is not a finite number")
         labels = np.fromiter((float(e.label) for e in examples), dtype=np.float32, count=len(examples))  # type: ignore[arg-type]
-        texts_b = [e.text_b for e in examples] if any(e.text_b is not None for e in examples) else None
-        return encode_texts(
-            self.tokenizer, [e.text_a for e in examples], self.max_seq_len, texts_b=texts_b, labels=labels
-        )
+        return self.encode_text_examples(examples, labels)
 
     def loss(self, outputs: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         import torch.nn.functional as F

@@ -18,6 +18,7 @@ from finehub.errors import ConfigError
 from finehub.finetune.collate import PAD_MULTIPLE, EncodedSplit, collate, text_digest
 from finehub.finetune.kinds import SAMPLE_TEXTS, OnnxSpec, task_kind, text_axes, text_settings
 from finehub.finetune.tasks._text_base import TextTask, check_label_names, check_num_classes, encoder_options
+from finehub.finetune.tasks.base import adopt_label_names, check_class_count, check_examples
 from finehub.finetune.validation import check_bool
 
 if TYPE_CHECKING:
@@ -118,20 +119,14 @@ class SequenceLabelingTask(TextTask):
     def bind(self, dataset: Dataset) -> None:
         from finehub.data.examples_extra import TokenExample
 
-        if not all(isinstance(e, TokenExample) for e in dataset.train):
-            raise ConfigError(
-                "dataset",
-                f"{dataset.name!r} does not hold TokenExample(tokens, tags) examples; "
-                "sequence labelling needs one tag per token (e.g. hub.datasets.load('peoples-daily-ner'))",
-            )
-        if dataset.num_classes != self.num_classes:
-            raise ConfigError(
-                "num_classes",
-                f"the task has {self.num_classes} tags but dataset {dataset.name!r} has "
-                f"{dataset.num_classes} ({dataset.label_names}); build it with num_classes=ds.num_classes",
-            )
-        if self.label_names == [str(i) for i in range(self.num_classes)]:
-            self.label_names = list(dataset.label_names)
+        check_examples(
+            dataset,
+            TokenExample,
+            "TokenExample(tokens, tags) examples; sequence labelling needs one tag per token "
+            "(e.g. hub.datasets.load('peoples-daily-ner'))",
+        )
+        check_class_count(self, dataset, unit="tags")
+        adopt_label_names(self, dataset)
         if self.char_level is None:
             self.char_level = all(len(t) == 1 for e in dataset.train for t in e.tokens)
 

@@ -7,11 +7,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from finehub.errors import ConfigError
-from finehub.finetune.collate import EncodedSplit, encode_texts, text_digest
+from finehub.finetune.collate import EncodedSplit
 from finehub.finetune.kinds import OnnxSpec, task_kind, text_settings
 from finehub.finetune.metrics import CLASSIFICATION_METRICS
 from finehub.finetune.tasks._text_base import TextTask, check_label_names, check_num_classes, encoder_options
-from finehub.finetune.tasks.base import SingleLabelClassification
+from finehub.finetune.tasks.base import SingleLabelClassification, adopt_label_names, check_class_count
 
 if TYPE_CHECKING:
     from finehub.data.dataset import Dataset, TextExample
@@ -64,18 +64,8 @@ class TextClassificationTask(SingleLabelClassification, TextTask):
         )
 
     def bind(self, dataset: Dataset) -> None:
-        if dataset.num_classes != self.num_classes:
-            raise ConfigError(
-                "num_classes",
-                f"the task has {self.num_classes} classes but dataset {dataset.name!r} has {dataset.num_classes} "
-                f"({dataset.label_names}); build the task with num_classes=ds.num_classes",
-            )
-        if self.label_names == [str(i) for i in range(self.num_classes)]:
-            self.label_names = list(dataset.label_names)
-
-    def encoding_key(self, examples: Sequence[TextExample]) -> str:
-        pairs = [(e.text_a, e.text_b, e.label) for e in examples]
-        return text_digest(pairs, self.max_seq_len, len(self.tokenizer))  # type: ignore[arg-type]
+        check_class_count(self, dataset)
+        adopt_label_names(self, dataset)
 
     def encode_examples(self, examples: Sequence[TextExample], *, split: str) -> EncodedSplit:
         import numpy as np
@@ -92,10 +82,7 @@ class TextClassificationTask(SingleLabelClassification, TextTask):
         labels = np.fromiter((e.label for e in examples), dtype=np.int64, count=len(examples))
         if len(labels) and (labels.min() < 0 or labels.max() >= self.num_classes):
             raise ConfigError(f"{split} labels", f"must be class indices in [0, {self.num_classes})")
-        texts_b = [e.text_b for e in examples] if any(e.text_b is not None for e in examples) else None
-        return encode_texts(
-            self.tokenizer, [e.text_a for e in examples], self.max_seq_len, texts_b=texts_b, labels=labels
-        )
+        return self.encode_text_examples(examples, labels)
 
     def predict(
         self, texts: Sequence[str | Sequence[str]], *, top_k: int | None = None, batch_size: int = 32

@@ -20,9 +20,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from finehub.errors import ConfigError
-from finehub.finetune.collate import EncodedSplit, collate, encode_texts, text_digest
+from finehub.finetune.collate import EncodedSplit, collate, encode_texts
 from finehub.finetune.kinds import SAMPLE_TEXTS, OnnxSpec, task_kind, text_axes, text_settings
 from finehub.finetune.tasks._text_base import TextTask, check_label_names, check_num_classes, encoder_options
+from finehub.finetune.tasks.base import adopt_label_names, check_class_count
 from finehub.finetune.validation import check_choice
 
 if TYPE_CHECKING:
@@ -146,23 +147,12 @@ class TextMatchingTask(TextTask):
                 )
             self.regression = True
             return
-        if dataset.num_classes != self.num_classes:
-            raise ConfigError(
-                "num_classes",
-                f"the task has {self.num_classes} classes but dataset {dataset.name!r} has "
-                f"{dataset.num_classes}; build it with num_classes=ds.num_classes",
-            )
+        check_class_count(self, dataset)
         if self.head == "cosine" and self.num_classes != 2:
             raise ConfigError(
                 "head", "the cosine head needs two classes (0: no match, 1: match) or numeric labels"
             )
-        if self.label_names == [str(i) for i in range(self.num_classes)]:
-            self.label_names = list(dataset.label_names)
-
-    def encoding_key(self, examples: Sequence[TextExample]) -> str:
-        return text_digest(
-            [(e.text_a, e.text_b, e.label) for e in examples], self.max_seq_len, len(self.tokenizer)
-        )  # type: ignore[misc]
+        adopt_label_names(self, dataset)
 
     def encode_examples(self, examples: Sequence[TextExample], *, split: str) -> PairSplit:  # type: ignore[override]
         import numpy as np

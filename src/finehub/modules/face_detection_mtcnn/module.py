@@ -19,12 +19,14 @@ from finehub.imaging.draw import draw_annotations
 from finehub.imaging.images import ImageLike, load_images
 from finehub.modules._common import (
     BatchSize,
+    OnDevice,
     OutputDir,
     Paths,
     UseGpu,
     Visualization,
     check_batch_size,
     drawings,
+    entries_with_drawings,
     honour_use_gpu,
     items_with_drawings,
     package_asset_path,
@@ -88,7 +90,7 @@ MIN_PNET_THRESHOLD = 0.3
         "pyramid_factor": 0.709,
     },
 )
-class FaceDetectionMTCNN(ModuleBase):
+class FaceDetectionMTCNN(OnDevice, ModuleBase):
     """Finds faces of any size down to ``min_face_size`` pixels (10 at least); runs on CPU or CUDA."""
 
     def __init__(self, *, directory: str | Path | None = None, device: str = "cpu", **init_args: Any) -> None:
@@ -113,13 +115,6 @@ class FaceDetectionMTCNN(ModuleBase):
             )
             getattr(self.net, stem).load_state_dict(tensors, strict=True)
         self.net.eval().to(self.device)
-
-    def to_device(self, device: str) -> None:
-        """Move the networks (PaddleHub's ``use_gpu=True`` calls this with "cuda")."""
-        import torch
-
-        self.device = torch.device(device)
-        self.net.to(self.device)
 
     @runnable
     @serving(batch="images", exclude=("paths", "visualize", "output_dir"))
@@ -196,10 +191,7 @@ class FaceDetectionMTCNN(ModuleBase):
         ]
         if visualization:
             images_, faces = [image for image, _ in found], [faces for _, faces in found]
-            for entry, drawn in zip(
-                results, drawings(inputs, images_, faces, _drawing, output_dir), strict=True
-            ):
-                entry.update(drawn)
+            results = entries_with_drawings(results, drawings(inputs, images_, faces, _drawing, output_dir))
         return results
 
     def _run(

@@ -9,10 +9,9 @@ to the image's own size.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from finehub.hub.module import ModuleBase, moduleinfo, runnable, serving
+from finehub.hub.module import moduleinfo, runnable, serving
 from finehub.imaging.images import ImageLike, load_images
 from finehub.modules._common import (
     BatchSize,
@@ -22,10 +21,11 @@ from finehub.modules._common import (
     Visualization,
     check_batch_size,
     drawings,
+    entries_with_drawings,
     honour_use_gpu,
     paddle_images,
 )
-from finehub.modules._human_models import OnDevice, graph_assets, read_graph
+from finehub.modules._human_models import TfjsGraphModule, graph_assets
 
 if TYPE_CHECKING:
     import numpy as np
@@ -58,17 +58,8 @@ if TYPE_CHECKING:
     ),
     config={"image_size": 256},
 )
-class HumanSegmentation(OnDevice, ModuleBase):
+class HumanSegmentation(TfjsGraphModule):
     """Person masks; runs on CPU or a CUDA device. Arrays are taken as RGB (finehub's convention)."""
-
-    def __init__(self, *, directory: str | Path | None = None, device: str = "cpu", **init_args: Any) -> None:
-        super().__init__(directory=directory, **init_args)
-        import torch
-
-        from finehub.nn.tfjs_graph import TfjsGraph
-
-        self.device = torch.device(device)
-        self.net = TfjsGraph(*read_graph(self.info)).eval().to(self.device)
 
     def backbone(self) -> Any:
         """The network: NHWC float input in [0, 1] at 256×256 -> N×256×256×1 person probability."""
@@ -101,10 +92,7 @@ class HumanSegmentation(OnDevice, ModuleBase):
         results: list[dict[str, Any]] = [{"data": m} for m in masks]
         if visualization:
             cut = lambda image, result: cutout(image, result["data"])  # noqa: E731
-            for result, drawn in zip(
-                results, drawings(sources, pil_images, results, cut, output_dir), strict=True
-            ):
-                result.update(drawn)
+            results = entries_with_drawings(results, drawings(sources, pil_images, results, cut, output_dir))
         return results
 
     def _masks(self, images: list[Image.Image]) -> list[np.ndarray]:

@@ -25,6 +25,7 @@ from finehub.modules._common import (
     Visualization,
     check_batch_size,
     drawings,
+    entries_with_drawings,
     honour_use_gpu,
     items_with_drawings,
     package_asset_path,
@@ -176,10 +177,7 @@ class OCRPPOCRv4(ModuleBase):
         ]
         if visualization:
             images_, lines = [image for image, _ in read], [lines for _, lines in read]
-            for entry, drawn in zip(
-                results, drawings(inputs, images_, lines, _drawing, output_dir), strict=True
-            ):
-                entry.update(drawn)
+            results = entries_with_drawings(results, drawings(inputs, images_, lines, _drawing, output_dir))
         return results
 
     def _read(

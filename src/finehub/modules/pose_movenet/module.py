@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from finehub.hub.module import ModuleBase, moduleinfo, runnable, serving
+from finehub.hub.module import moduleinfo, runnable, serving
 from finehub.imaging.draw import draw_annotations
 from finehub.imaging.images import ImageLike, load_images
 from finehub.imaging.transforms import Letterbox
@@ -22,10 +22,11 @@ from finehub.modules._common import (
     UseGpu,
     Visualization,
     drawings,
+    entries_with_drawings,
     honour_use_gpu,
     paddle_images,
 )
-from finehub.modules._human_models import OnDevice, graph_assets, read_graph
+from finehub.modules._human_models import TfjsGraphModule, graph_assets
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -71,17 +72,11 @@ DRAW_MIN_SCORE = 0.3  # keypoints below this score are left out of the drawing
     ),
     config={"image_size": 192},
 )
-class PoseMoveNet(OnDevice, ModuleBase):
+class PoseMoveNet(TfjsGraphModule):
     """One person's keypoints per image; runs on CPU or a CUDA device. Arrays are taken as RGB."""
 
     def __init__(self, *, directory: str | Path | None = None, device: str = "cpu", **init_args: Any) -> None:
-        super().__init__(directory=directory, **init_args)
-        import torch
-
-        from finehub.nn.tfjs_graph import TfjsGraph
-
-        self.device = torch.device(device)
-        self.net = TfjsGraph(*read_graph(self.info)).eval().to(self.device)
+        super().__init__(directory=directory, device=device, **init_args)
         self.letterbox = Letterbox(int(self.info.config["image_size"]))
 
     def backbone(self) -> Any:
@@ -111,10 +106,7 @@ class PoseMoveNet(OnDevice, ModuleBase):
         results = [self._pose(img) for img in pil_images]
         if visualization:
             pose = lambda image, result: draw_pose(image, result["data"])  # noqa: E731
-            for result, drawn in zip(
-                results, drawings(sources, pil_images, results, pose, output_dir), strict=True
-            ):
-                result.update(drawn)
+            results = entries_with_drawings(results, drawings(sources, pil_images, results, pose, output_dir))
         return results
 
     def _pose(self, image: Image.Image) -> dict[str, Any]:
