@@ -56,3 +56,27 @@ def test_two_rounds_of_three_fine_tunes(evaluator: str, tmp_path: Path) -> None:
     module = hub.Module(str(result.best_model_dir))
     predictions = module.predict(["Shares rose after the bank cut interest rates."])
     assert len(predictions) == 1
+
+
+def test_a_search_fine_tunes_detectors(tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    """examples/autotune/detection.py under the random tuner: each trial fine-tunes NanoDet, the
+    study reports dev mAP and hands back the best detector as a module folder."""
+    request.getfixturevalue("human_models")  # the pretrained NanoDet's weights
+    result = tune(
+        EXAMPLE / "detection.py",
+        EXAMPLE / "hparam_detection.yaml",
+        tuner="random",
+        popsize=2,
+        rounds=1,
+        workers=2,
+        output_dir=tmp_path,
+        script_args=["--train_size=16", "--dev_size=8", "--image_size=64", "--batch_size=8", "--epochs=1"],
+        seed=0,
+    )
+    assert [t.state for t in result.trials] == ["COMPLETE"] * 2, [t.error for t in result.trials]
+    assert all(0.0 <= t.value <= 1.0 for t in result.trials)  # dev mAP
+    import finehub as hub
+
+    detector = hub.Module(str(result.best_model_dir))
+    assert detector.label_names == ["cat", "cup", "face"]
+    assert len(detector.object_detection(images=[hub.datasets.load("pasted-objects").test[0].image])) == 1

@@ -17,10 +17,10 @@ from safetensors.torch import load_file
 SCRIPT = Path(__file__).with_name("finetune_support.py")
 
 
-def start(run_dir: Path, delay: float) -> subprocess.Popen:
+def start(run_dir: Path, delay: float, kind: str = "text") -> subprocess.Popen:
     env = {**os.environ, "FINEHUB_TEST_STEP_DELAY": str(delay)}
     return subprocess.Popen(
-        [sys.executable, str(SCRIPT), str(run_dir)],
+        [sys.executable, str(SCRIPT), str(run_dir), kind],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -50,15 +50,18 @@ def records(run_dir: Path, event: str) -> list[dict]:
 
 
 @pytest.mark.slow
-def test_killed_runs_resume_to_identical_weights_and_metrics(tmp_path):
+@pytest.mark.parametrize(("kind", "steps"), [("text", 96), ("detection", 16)])
+def test_killed_runs_resume_to_identical_weights_and_metrics(tmp_path, request, kind: str, steps: int):
+    if kind == "detection":
+        request.getfixturevalue("human_models")  # the pretrained NanoDet's weights
     seed = random.randrange(10**6)
     rng = random.Random(seed)
     reference, killed = tmp_path / "reference", tmp_path / "killed"
-    ref_out = start(reference, 0.0)
+    ref_out = start(reference, 0.0, kind)
 
-    kills = sorted(rng.sample(range(2, 95), 2))  # two kills, at random steps of the 96
+    kills = sorted(rng.sample(range(2, steps - 1), 2))  # two kills, at random steps of the run
     for target in kills:
-        proc = start(killed, 0.03)
+        proc = start(killed, 0.03, kind)
         while logged_step(killed) < target and proc.poll() is None:
             time.sleep(0.002)
         time.sleep(rng.random() * 0.03)  # anywhere inside the step, checkpoint writes included
@@ -70,7 +73,7 @@ def test_killed_runs_resume_to_identical_weights_and_metrics(tmp_path):
         assert not any(
             r["event"] == "test" for r in map(json.loads, (killed / "metrics.jsonl").read_text().splitlines())
         )
-    resumed = finish(start(killed, 0.0))
+    resumed = finish(start(killed, 0.0, kind))
     expected = finish(ref_out)
 
     msg = f"seed {seed}, kills at steps {kills}"

@@ -31,6 +31,7 @@ def test_every_kind_is_complete() -> None:
     assert kinds.kind_names() == [
         "image-classification",
         "multilabel-classification",
+        "object-detection",
         "sequence-labeling",
         "text-classification",
         "text-matching",

@@ -60,11 +60,22 @@ class ImageSizer(ModuleBase):
     @runnable
     @serving(batch="images")
     def describe(self, images: list[ImageLike]) -> list[dict[str, object]]:
-        """Width, height and a box around the centre of each image."""
+        """Width, height, a box around the centre of each image, and a detector-style box (left, top,
+        right, bottom) in its top-left corner."""
         out = []
         for img in load_images(images):
             w, h = img.size
-            out.append({"width": w, "height": h, "box": [w // 4, h // 4, 3 * w // 4, 3 * h // 4]})
+            corner = {
+                "label": "corner",
+                "confidence": 0.9,
+                "left": 5,
+                "top": 5,
+                "right": w // 5,
+                "bottom": h // 5,
+            }
+            out.append(
+                {"width": w, "height": h, "box": [w // 4, h // 4, 3 * w // 4, 3 * h // 4], "found": [corner]}
+            )
         return out
 
 

@@ -71,9 +71,13 @@ def test_try_it_page(tmp_path: Path) -> None:
             pixels = page.evaluate(
                 """() => { const c = document.querySelector('#canvases canvas').getContext('2d');
                    const at = (x, y) => Array.from(c.getImageData(x, y, 1, 1).data.slice(0, 3));
-                   return {edge: at(100, 25), inside: at(100, 50), size: [c.canvas.width, c.canvas.height]}; }"""
+                   return {edge: at(100, 25), inside: at(100, 50), corner: at(20, 5),
+                           size: [c.canvas.width, c.canvas.height]}; }"""
             )
             assert pixels["size"] == [200, 100]
+            assert (
+                pixels["corner"][0] > 200 and pixels["corner"][1] < 80
+            )  # the {left, top, right, bottom} box
             assert pixels["edge"][0] > 200 and pixels["edge"][1] < 80 and pixels["edge"][2] < 80
             assert pixels["inside"] == [255, 255, 255]
             page.screenshot(path=str(tmp_path / "try-it.png"), full_page=True)

@@ -1,7 +1,7 @@
 """Train-time image augmentation: random resized crop, horizontal flip, colour jitter.
 
-Built from the steps of :mod:`finehub.imaging.transforms` (which also holds the eval pipeline) plus
-:class:`ColorJitter`. Every random step draws from the ``numpy.random.Generator`` it is given;
+Built from the steps of :mod:`finehub.imaging.transforms` (which also holds the eval pipeline and
+:class:`ColorJitter`, re-exported here). Every random step draws from the ``numpy.random.Generator`` it is given;
 :func:`batch_generator` derives one per batch from torch's global RNG, so a seeded run repeats
 exactly and a run resumed from a checkpoint (which restores that RNG) continues the same stream.
 """
@@ -16,6 +16,7 @@ from finehub.errors import ConfigError
 from finehub.imaging.transforms import (
     IMAGENET_MEAN,
     IMAGENET_STD,
+    ColorJitter,
     Compose,
     RandomHorizontalFlip,
     RandomResizedCrop,
@@ -26,30 +27,6 @@ from finehub.imaging.transforms import (
 
 if TYPE_CHECKING:
     import numpy as np
-    from PIL import Image
-
-
-@dataclass(frozen=True)
-class ColorJitter:
-    """Scale brightness, contrast and saturation by factors drawn uniformly from ``[1 - a, 1 + a]``
-    (``a = 0`` leaves that property alone)."""
-
-    rng: np.random.Generator
-    brightness: float = 0.2
-    contrast: float = 0.2
-    saturation: float = 0.2
-
-    def __call__(self, img: Image.Image) -> Image.Image:
-        from PIL import ImageEnhance
-
-        for enhancer, amount in (
-            (ImageEnhance.Brightness, self.brightness),
-            (ImageEnhance.Contrast, self.contrast),
-            (ImageEnhance.Color, self.saturation),
-        ):
-            if amount:
-                img = enhancer(img).enhance(float(self.rng.uniform(1 - amount, 1 + amount)))
-        return img
 
 
 @dataclass(frozen=True)

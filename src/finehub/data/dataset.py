@@ -2,7 +2,8 @@
 
 A :class:`Dataset` is a name, a label vocabulary and up to three splits (``train``, ``dev``,
 ``test``) of :class:`TextExample`. Labels are already encoded: a class index for classification,
-a float for regression, a sorted tuple of class indices for multi-label, ``None`` when unlabeled.
+a float for regression, a sorted tuple of class indices for multi-label, ``None`` when unlabeled
+(and always for detection, whose examples carry boxes: :mod:`finehub.data.detection`).
 Everything random here (splits, subsets) takes a seed and gives the same result on every machine.
 """
 
@@ -18,8 +19,8 @@ from typing import Any, Literal
 from finehub.errors import ConfigError, SplitNotFoundError
 
 SPLITS = ("train", "dev", "test")
-TASKS = ("classification", "regression", "multilabel")
-Task = Literal["classification", "regression", "multilabel"]
+TASKS = ("classification", "regression", "multilabel", "detection")
+Task = Literal["classification", "regression", "multilabel", "detection"]
 Label = int | float | tuple[int, ...] | None
 
 # subset() with no sizes: enough to exercise a pipeline end to end in seconds
@@ -69,13 +70,16 @@ class Dataset:
             ok = isinstance(label, int) and not isinstance(label, bool) and 0 <= label < n
         elif self.task == "multilabel":
             ok = isinstance(label, tuple) and all(isinstance(i, int) and 0 <= i < n for i in label)
-        else:
+        elif self.task == "regression":
             ok = isinstance(label, (int, float)) and not isinstance(label, bool) and math.isfinite(label)
+        else:  # detection: boxes and their classes live on the example, checked by DetectionDataset
+            ok = False
         if not ok:
             expected = {
                 "classification": f"a class index in [0, {n})",
                 "multilabel": f"a tuple of class indices in [0, {n})",
                 "regression": "a finite number",
+                "detection": "None (a detection example carries boxes, not one label)",
             }[self.task]
             raise ConfigError(where, f"{label!r} is not {expected}")
 

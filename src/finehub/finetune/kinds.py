@@ -95,7 +95,8 @@ class OnnxSpec:
     written to module.json's ``config["onnx"]``; ``sample(example)`` turns a labelled example
     into a predict input and ``fallback()`` gives inputs when no dataset is at hand; ``answer``
     extracts the comparable essence of a result (label, label set, tag list, number), and
-    ``score(results, examples, label_names)`` the kind's headline metric for the int8 check.
+    ``score(results, examples, label_names)`` the kind's headline metric for the int8 check;
+    ``network(module)`` is what is traced (one output).
     """
 
     settings: Callable[[ModuleBase], dict[str, Any]]
@@ -107,6 +108,7 @@ class OnnxSpec:
     fallback: Callable[[], list[Any]] = lambda: list(SAMPLE_TEXTS)
     answer: Callable[[Mapping[str, Any]], Any] = label_answer
     score: Callable[[Sequence[Any], Sequence[Any], Sequence[str]], tuple[str, float]] = accuracy_score
+    network: Callable[[Any], Any] = lambda module: module.net  # the nn.Module the graph is traced from
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """The evaluation metrics every task reports, under the names reports, ``metrics.jsonl`` and autotune use.
 
-Thin adapters over scikit-learn, scipy and seqeval, imported when a metric is computed so that
+Thin adapters over scikit-learn, scipy, seqeval and pycocotools, imported when a metric is computed so that
 ``import finehub`` stays light. They fix what the libraries leave to the caller:
 
 - a ratio with nothing to divide by (a class never predicted, or never present) scores 0, and macro
@@ -10,7 +10,9 @@ Thin adapters over scikit-learn, scipy and seqeval, imported when a metric is co
   a model that predicts one value then ranks below any that tracks the label;
 - entities are read as conlleval reads them (seqeval's default mode): an ``I-X`` or ``E-X`` that does
   not continue an ``X`` entity starts one. That is the reading of the ``entities`` that predictions
-  return (``modules.text_tasks.tagging.spans``), so what is scored is what users get.
+  return (``modules.text_tasks.tagging.spans``), so what is scored is what users get;
+- detection is scored by pycocotools' own COCOeval (mAP over IoU .5:.95, AP at .5 and .75, recall
+  at 100 detections), silenced; a metric with nothing to score (no objects) is 0 rather than -1.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ if TYPE_CHECKING:
     import numpy as np
 
 CLASSIFICATION_METRICS = ("accuracy", "macro_f1", "precision", "recall")
+DETECTION_METRICS = ("map", "map50", "map75", "recall")
 LOWER_IS_BETTER = frozenset({"loss", "rmse"})
 
 
@@ -146,3 +149,63 @@ def entity_scores(
 
     types = sorted({kind for tags in (true, pred) for kind, _, _ in get_entities(tags)})
     return {"micro": scores("micro")[0], **dict(zip(types, scores(None), strict=True))}
+
+
+def detection_metrics(
+    predictions: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]],
+    truths: Sequence[tuple[np.ndarray, np.ndarray]],
+    label_names: Sequence[str],
+    names: Sequence[str] = DETECTION_METRICS,
+) -> dict[str, Any]:
+    """COCO box metrics of per-image ``(boxes, scores, classes)`` against ``(boxes, classes)``
+    (boxes x1 y1 x2 y2, one coordinate frame per image), plus per-class AP and recall."""
+    import contextlib
+    import io
+
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    def xywh(box: np.ndarray) -> list[float]:
+        x1, y1, x2, y2 = (float(v) for v in box)
+        return [x1, y1, x2 - x1, y2 - y1]
+
+    truth = [
+        {"image_id": i, "category_id": int(c), "bbox": xywh(b), "iscrowd": 0}
+        for i, (boxes, classes) in enumerate(truths)
+        for b, c in zip(boxes, classes, strict=True)
+    ]
+    for k, ann in enumerate(truth):
+        ann["id"], ann["area"] = k + 1, ann["bbox"][2] * ann["bbox"][3]
+    found = [
+        {"image_id": i, "category_id": int(c), "bbox": xywh(b), "score": float(s)}
+        for i, (boxes, scores, classes) in enumerate(predictions)
+        for b, s, c in zip(boxes, scores, classes, strict=True)
+    ]
+    zeros = {n: 0.0 for n in names}
+    per_class = {name: {"ap": 0.0, "recall": 0.0} for name in label_names}
+    if not truth or not found:
+        return {**zeros, "per_class": per_class}
+    with contextlib.redirect_stdout(io.StringIO()):
+        gt = COCO()
+        gt.dataset = {
+            "images": [{"id": i} for i in range(len(truths))],
+            "annotations": truth,
+            "categories": [{"id": c, "name": n} for c, n in enumerate(label_names)],
+        }
+        gt.createIndex()
+        evaluation = COCOeval(gt, gt.loadRes(found), "bbox")
+        evaluation.evaluate()
+        evaluation.accumulate()
+        evaluation.summarize()
+    stats = {"map": 0, "map50": 1, "map75": 2, "recall": 8}
+    out: dict[str, Any] = {n: max(float(evaluation.stats[stats[n]]), 0.0) for n in names}
+    precision = evaluation.eval["precision"][:, :, :, 0, -1]  # IoU × recall × class (all areas, 100 dets)
+    recall = evaluation.eval["recall"][:, :, 0, -1]  # IoU × class
+    for c, name in enumerate(label_names):
+        p, r = precision[:, :, c], recall[:, c]
+        per_class[name] = {
+            "ap": float(p[p > -1].mean()) if (p > -1).any() else 0.0,
+            "recall": float(r[r > -1].mean()) if (r > -1).any() else 0.0,
+        }
+    out["per_class"] = per_class
+    return out

@@ -111,7 +111,9 @@ def _graph(module: ModuleBase) -> _Graph:
             f"{module.info.name!r} ({type(module).__name__}, task {task!r}) cannot be exported to ONNX; export "
             f"works for modules fine-tuned with finehub ({', '.join(kind_names())})",
         )
-    return _Graph(kind, kind.onnx, module.net, {**kind.onnx.settings(module), "module": kind.module})
+    return _Graph(
+        kind, kind.onnx, kind.onnx.network(module), {**kind.onnx.settings(module), "module": kind.module}
+    )
 
 
 def _agreement(spec: OnnxSpec, a: Sequence[Any], b: Sequence[Any]) -> float:

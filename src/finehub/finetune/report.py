@@ -83,6 +83,8 @@ def render_report(state: TrainerState) -> str:
     if matrix:
         split = "test" if (state.test_metrics or {}).get("confusion_matrix") else "dev"
         parts += [f"### Confusion matrix ({split})", "", _confusion(matrix, state.label_names), ""]
+    if state.report_section:
+        parts += [state.report_section, ""]
     speed = state.samples_seen / state.train_seconds if state.train_seconds else 0.0
     parts += [
         "## Timing",

@@ -31,6 +31,7 @@ class TrainerState:
     best_metrics: Mapping[str, Any] | None = None
     evals_since_best: int = 0
     test_metrics: Mapping[str, Any] | None = None
+    report_section: str | None = None  # the task's own markdown for report.md (Task.report_section)
     # bookkeeping
     checkpoint: Path | None = None
     resumed_from: int | None = None

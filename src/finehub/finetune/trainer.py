@@ -80,6 +80,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 BEST_MODEL = "best_model"
+REPORT_EXAMPLES = 4  # held-out examples a task may show in report.md (e.g. drawn detections)
 CHECKPOINTS = "checkpoints"
 
 
@@ -215,6 +216,9 @@ class Trainer:
             task.load_weights(run / BEST_MODEL)
             if test is not None:
                 state = replace(state, test_metrics=runner.evaluate(task, test, cfg.eval_batch_size))
+            held_out = dataset.test if test is not None else dataset.dev if dev is not None else []
+            if dist.is_main and held_out:
+                state = replace(state, report_section=task.report_section(run, held_out[:REPORT_EXAMPLES]))
             events.fire("on_train_end", state)
 
         self.result = self._result(state, runner, time.perf_counter() - started)

@@ -3,6 +3,7 @@
 ::
 
     dataset:  {name: chinese-reviews, subset: {train: 2000, dev: 400, test: 400}, seed: 0}
+              # or your files: {from: coco, options: {annotations: train.json, images_dir: images/}}
     module:   minilm-l6                      # or {name: minilm-l6, version: "1.0.0", ...init args}
     task:     {type: text-classification, max_seq_len: 128, extend_vocab: true}
     strategy: {type: AdamWeightDecay, learning_rate: 5e-5, warmup_proportion: 0.1}
@@ -111,15 +112,31 @@ def build_job(data: Mapping[str, Any]) -> FinetuneJob:
     return FinetuneJob(dataset, task, strategy, config, export)
 
 
+READERS = ("tsv", "csv", "jsonl", "folder", "image_folder", "coco", "voc", "yolo")  # dataset.from
+
+
 def _dataset(cfg: Mapping[str, Any]) -> Dataset:
     from finehub.data import datasets
 
-    _known("dataset", cfg, ("name", "subset", "seed", "options"))
-    if "name" not in cfg:
+    _known("dataset", cfg, ("name", "from", "subset", "seed", "options"))
+    options = dict(cfg.get("options") or {})
+    if "from" in cfg:  # the user's own files: options are the reader's arguments
+        reader = cfg["from"]
+        if reader not in READERS or "name" in cfg:
+            raise ConfigError(
+                "dataset.from",
+                f"must be one of {', '.join(READERS)} (and comes without dataset.name), got {reader!r}",
+            )
+        function = getattr(datasets, reader if reader == "image_folder" else f"from_{reader}")
+        ds = _construct("dataset.options", function, options)
+    elif "name" not in cfg:
         raise ConfigError(
-            "dataset.name", f"is missing; built-in datasets: {', '.join(datasets.list_datasets())}"
+            "dataset.name",
+            f"is missing; built-in datasets: {', '.join(datasets.list_datasets())} "
+            f"(or dataset.from: one of {', '.join(READERS)}, for your own files)",
         )
-    ds = datasets.load(cfg["name"], **dict(cfg.get("options") or {}))
+    else:
+        ds = datasets.load(cfg["name"], **options)
     if cfg.get("subset"):
         ds = ds.subset(dict(cfg["subset"]), seed=int(cfg.get("seed", 0)))
     return ds

@@ -109,6 +109,29 @@ class RandomHorizontalFlip:
 
 
 @dataclass(frozen=True)
+class ColorJitter:
+    """Scale brightness, contrast and saturation by factors drawn uniformly from ``[1 - a, 1 + a]``
+    (``a = 0`` leaves that property alone)."""
+
+    rng: np.random.Generator
+    brightness: float = 0.2
+    contrast: float = 0.2
+    saturation: float = 0.2
+
+    def __call__(self, img: Image.Image) -> Image.Image:
+        from PIL import ImageEnhance
+
+        for enhancer, amount in (
+            (ImageEnhance.Brightness, self.brightness),
+            (ImageEnhance.Contrast, self.contrast),
+            (ImageEnhance.Color, self.saturation),
+        ):
+            if amount:
+                img = enhancer(img).enhance(float(self.rng.uniform(1 - amount, 1 + amount)))
+        return img
+
+
+@dataclass(frozen=True)
 class ToTensor:
     """RGB PIL image -> float32 tensor 3×H×W, ``(pixel - mean) / std`` per channel, 0-255 scale."""
 

@@ -27,10 +27,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from finehub.errors import DataFormatError
+from finehub.nn.nanodet_io import REG_MAX, STRIDES
 
 NUM_CLASSES = 80
-REG_MAX = 10
-STRIDES = (8, 16, 32)
 STAGES = ((32, 1, 1), (64, 2, 2), (128, 2, 2), (256, 2, 3))  # (width, input-conv stride, tiny blocks)
 NECK = 128
 
@@ -106,54 +105,70 @@ def _resize(x: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
 
 
 class HeadLevel(nn.Module):
-    def __init__(self, channels: int = NECK) -> None:
+    def __init__(self, channels: int = NECK, num_classes: int = NUM_CLASSES) -> None:
         super().__init__()
         self.conv = ConvAct(channels, channels)
-        self.pred = ConvAct(channels, NUM_CLASSES + 4 * (REG_MAX + 1), 1, act=False)
+        self.pred = ConvAct(channels, num_classes + 4 * (REG_MAX + 1), 1, act=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.pred(self.conv(x)).flatten(2).transpose(1, 2)  # N × HW × (80 + 44)
+        return self.pred(self.conv(x)).flatten(2).transpose(1, 2)  # N × HW × (classes + 44)
 
 
 class NanoDet(nn.Module):
-    """``forward(x)`` -> (class logits N×A×80, distance bins N×A×44), A = anchor points of all levels
-    (row-major within a level, stride 8 first). ``x`` is BGR, ``(pixel - MEAN) / STD``."""
+    """``forward(x)`` -> (class logits N×A×classes, distance bins N×A×44), A = anchor points of all
+    levels (row-major within a level, stride 8 first). ``x`` is BGR, ``(pixel - MEAN) / STD``.
+    :class:`RawNanoDet` gives the two side by side (N×A×(classes + 44))."""
 
     MEAN = (103.53, 116.28, 123.675)  # BGR, 0-255 scale
     STD = (57.375, 57.12, 58.395)
 
-    def __init__(self) -> None:
+    def __init__(self, num_classes: int = NUM_CLASSES) -> None:
         super().__init__()
+        self.num_classes = num_classes
         self.backbone = CspBackbone()
         self.neck = PAN()
-        self.head = nn.ModuleList(HeadLevel() for _ in STRIDES)
+        self.head = nn.ModuleList(HeadLevel(NECK, num_classes) for _ in STRIDES)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        out = torch.cat([h(f) for h, f in zip(self.head, self.neck(self.backbone(x)), strict=True)], 1)
-        return out[..., :NUM_CLASSES], out[..., NUM_CLASSES:]
+        out = RawNanoDet(self)(x)
+        return out[..., : self.num_classes], out[..., self.num_classes :]
 
 
-def anchor_points(height: int, width: int, device: torch.device | None = None) -> torch.Tensor:
-    """A×3 (cx, cy, stride) of every anchor point, in the order :class:`NanoDet` outputs them."""
-    rows = []
-    for s in STRIDES:
-        h, w = -(-height // s), -(-width // s)
-        ys, xs = torch.meshgrid(torch.arange(h, device=device), torch.arange(w, device=device), indexing="ij")
-        centres = torch.stack([(xs.flatten() + 0.5) * s, (ys.flatten() + 0.5) * s], 1).float()
-        rows.append(torch.cat([centres, torch.full((h * w, 1), float(s), device=device)], 1))
-    return torch.cat(rows)
+class RawNanoDet(nn.Module):
+    """A :class:`NanoDet` whose ``forward`` gives ``raw``, in the shape fine-tuning expects, sharing
+    its modules: ``encoder`` (backbone and neck, what strategies treat as pretrained layers) and
+    ``head``. Answering runs it too, so the fine-tuned and the built-in detectors run one path."""
+
+    def __init__(self, net: NanoDet) -> None:
+        super().__init__()
+        self.encoder = nn.Sequential(net.backbone, net.neck)
+        self.head = net.head
+
+    def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        return torch.cat([h(f) for h, f in zip(self.head, self.encoder(pixel_values), strict=True)], 1)
 
 
-def decode(
-    logits: torch.Tensor, bins: torch.Tensor, anchors: torch.Tensor
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """(scores N×A×80, boxes N×A×4 as x1 y1 x2 y2 in input pixels): each side's distance is the
-    expectation of its softmax distribution over 0..REG_MAX, times the level's stride."""
-    dist = bins.reshape(*bins.shape[:-1], 4, REG_MAX + 1).softmax(-1)
-    dist = (dist * torch.arange(REG_MAX + 1, dtype=dist.dtype, device=dist.device)).sum(-1) * anchors[:, 2:]
-    xy = anchors[:, :2]
-    boxes = torch.cat([xy - dist[..., :2], xy + dist[..., 2:]], -1)
-    return logits.sigmoid(), boxes
+def with_classes(pretrained: NanoDet, num_classes: int, *, seed: int = 0) -> NanoDet:
+    """A NanoDet for ``num_classes`` classes built on ``pretrained``: every weight copied but the
+    class rows of each level's output convolution, which start fresh (small normal weights, bias
+    at a 1 % prior as in focal-loss training); the distance rows keep their pretrained values."""
+    import copy
+    import math
+
+    net = NanoDet(num_classes)
+    net.backbone = copy.deepcopy(pretrained.backbone)
+    net.neck = copy.deepcopy(pretrained.neck)
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for new, old in zip(net.head, pretrained.head, strict=True):
+            new.conv.load_state_dict(old.conv.state_dict())
+            k = pretrained.num_classes
+            new.pred.weight[num_classes:] = old.pred.weight[k:]
+            new.pred.bias[num_classes:] = old.pred.bias[k:]
+            cls_weight = new.pred.weight[:num_classes]
+            cls_weight.copy_(torch.randn(cls_weight.shape, generator=generator) * 0.01)
+            new.pred.bias[:num_classes] = -math.log((1 - 0.01) / 0.01)
+    return net
 
 
 # --- weights from the TF.js graph -----------------------------------------------------------------

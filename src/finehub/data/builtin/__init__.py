@@ -7,5 +7,6 @@ from finehub.data.builtin import (  # noqa: F401
     chnsenticorp,
     digits,
     lfw_faces,
+    pasted_objects,
     peoples_daily_ner,
 )

@@ -7,6 +7,7 @@ this package registers them all. A new kind is one more file and one more name h
 from finehub.finetune.tasks import (  # noqa: F401 - imported to register their kinds
     image_classification,
     multilabel,
+    object_detection,
     regression,
     sequence_labeling,
     text_classification,

@@ -132,6 +132,11 @@ class Task(ABC):
         """Write the network's files into ``folder``; return module.json's ``config``, what the
         exported module class rebuilds the network from."""
 
+    def report_section(self, run_dir: Path, examples: Sequence[Any]) -> str | None:
+        """Markdown of the task's own for ``report.md``, made from a few held-out ``examples`` with
+        the best weights (files it shows go into ``run_dir``); None adds nothing."""
+        return None
+
     def export_files(self, folder: Path) -> dict[str, Any]:
         """Write the network's files into ``folder``; return the module.json fields the task
         decides (``entry``, ``task``, ``config``, ``inputs``, ``outputs``, ``tags``)."""

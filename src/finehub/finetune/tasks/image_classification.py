@@ -7,17 +7,23 @@ prediction through the backbone's resize / centre-crop / normalise pipeline. Exa
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from finehub.errors import ConfigError
 from finehub.finetune.kinds import OnnxSpec, task_kind
 from finehub.finetune.metrics import CLASSIFICATION_METRICS
+from finehub.finetune.tasks._image_base import ImageInputs, ImageSplit, augmentation
 from finehub.finetune.tasks._text_base import check_label_names, check_num_classes, check_seed
-from finehub.finetune.tasks.base import SingleLabelClassification, Task
+from finehub.finetune.tasks.base import (
+    SingleLabelClassification,
+    Task,
+    adopt_label_names,
+    as_backbone,
+    check_class_count,
+    check_examples,
+)
 from finehub.finetune.validation import check_number
 
 if TYPE_CHECKING:
@@ -34,36 +40,12 @@ def as_image_backbone(module_or_backbone: Any) -> ImageBackbone:
     """An ImageBackbone, given one or a module that provides one through ``backbone()``."""
     from finehub.nn.backbone import ImageBackbone
 
-    if isinstance(module_or_backbone, ImageBackbone):
-        return module_or_backbone
-    backbone = getattr(module_or_backbone, "backbone", None)
-    if callable(backbone):
-        result = backbone()
-        if isinstance(result, ImageBackbone):
-            return result
-    raise ConfigError(
-        "module",
-        f"{module_or_backbone!r} is not an image model; pass hub.Module('efficientnet-lite0-imagenet'), "
+    return as_backbone(
+        module_or_backbone,
+        ImageBackbone,
+        "an image model; pass hub.Module('efficientnet-lite0-imagenet'), "
         "hub.Module('mobilenet-v2-imagenet') or a finehub.nn.backbone.ImageBackbone",
     )
-
-
-@dataclass(frozen=True)
-class ImageSplit:
-    """A split's images (as given: paths, arrays, PIL images) and labels; ``train`` splits are augmented."""
-
-    images: list[Any]
-    labels: np.ndarray
-    train: bool
-
-    def __len__(self) -> int:
-        return len(self.images)
-
-    @property
-    def lengths(self) -> np.ndarray:
-        import numpy as np
-
-        return np.ones(len(self.images), dtype=np.int64)  # all the same: batches are plain shuffles
 
 
 def _random_images() -> list[Any]:
@@ -87,7 +69,7 @@ def _random_images() -> list[Any]:
         fallback=_random_images,
     ),
 )
-class ImageClassificationTask(SingleLabelClassification, Task):
+class ImageClassificationTask(ImageInputs, SingleLabelClassification, Task):
     """Backbone features -> dropout -> linear layer -> softmax over ``num_classes``.
 
     ``image_size`` (default: the backbone's, 224) sets the crop; the resize before it keeps the
@@ -134,18 +116,7 @@ class ImageClassificationTask(SingleLabelClassification, Task):
         check_number("dropout", dropout, ge=0, lt=1)
         check_number("norm_momentum", norm_momentum, gt=0, le=1, none="keep the backbone's")
         check_seed(seed)
-        if isinstance(augment, bool):
-            self.augment: Augmentation | None = Augmentation() if augment else None
-        elif isinstance(augment, Mapping):
-            self.augment = Augmentation(
-                **{k: tuple(v) if isinstance(v, list) else v for k, v in augment.items()}
-            )
-        elif isinstance(augment, Augmentation):
-            self.augment = augment
-        else:
-            raise ConfigError(
-                "augment", f"must be true/false, an Augmentation or a mapping of its fields, got {augment!r}"
-            )
+        self.augment = augmentation(augment, Augmentation)
         self.backbone = backbone
         self.base_module = getattr(getattr(module, "info", None), "name", None)
         self.image_size, self.resize = size, round(size * backbone.resize / backbone.image_size)
@@ -173,37 +144,14 @@ class ImageClassificationTask(SingleLabelClassification, Task):
     def bind(self, dataset: Dataset) -> None:
         from finehub.data.examples_extra import ImageExample
 
-        if not all(isinstance(e, ImageExample) for e in dataset.train):
-            raise ConfigError(
-                "dataset",
-                f"{dataset.name!r} does not hold ImageExample(image, label) examples; load "
-                "images with hub.datasets.image_folder(...) or a built-in such as 'digits'",
-            )
-        if dataset.num_classes != self.num_classes:
-            raise ConfigError(
-                "num_classes",
-                f"the task has {self.num_classes} classes but dataset {dataset.name!r} has "
-                f"{dataset.num_classes} ({dataset.label_names}); build it with num_classes=ds.num_classes",
-            )
-        if self.label_names == [str(i) for i in range(self.num_classes)]:
-            self.label_names = list(dataset.label_names)
-
-    def encode(self, examples: Sequence[ImageExample], *, split: str = "data") -> ImageSplit:  # type: ignore[override]
-        """Nothing to precompute for images: check the labels and keep the references."""
-        key = f"{self.encoding_key(examples)}/{split == 'train'}"
-        if key not in self._encoded:
-            self._encoded[key] = self.encode_examples(examples, split=split)  # type: ignore[assignment]
-        return self._encoded[key]  # type: ignore[return-value]
-
-    def encoding_key(self, examples: Sequence[ImageExample]) -> str:  # type: ignore[override]
-        import numpy as np
-
-        h = hashlib.sha1(repr((self.image_size, len(examples))).encode())
-        for e in examples:
-            image = e.image
-            h.update(image.tobytes() if isinstance(image, np.ndarray) else repr(image).encode())
-            h.update(repr(e.label).encode())
-        return h.hexdigest()
+        check_examples(
+            dataset,
+            ImageExample,
+            "ImageExample(image, label) examples; load images with hub.datasets.image_folder(...) "
+            "or a built-in such as 'digits'",
+        )
+        check_class_count(self, dataset)
+        adopt_label_names(self, dataset)
 
     def encode_examples(self, examples: Sequence[ImageExample], *, split: str) -> ImageSplit:  # type: ignore[override]
         import numpy as np
