@@ -36,6 +36,12 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+BUILT_IN_FINEHUB = ">=0.1,<1"  # the finehub versions the built-in modules are written for
+# module.json ``inputs`` of every module that takes images (what finehub.imaging.images.load_images reads)
+IMAGE_INPUTS = {
+    "images": "list of images: file paths, PIL images, H×W×3 uint8 RGB arrays, encoded bytes or base64"
+}
+
 UseGpu = Annotated[
     bool,
     Doc(

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from finehub.nn.backbone import ImageBackbone
 
 NUM_CLASSES = 1000
+OUTPUTS = {"classify": 'per image, top_k [{"label", "score", "class_id"}], best first'}  # module.json outputs
 
 
 @functools.lru_cache(maxsize=1)

@@ -18,6 +18,8 @@ from finehub.hub.module import Asset, ModuleBase, moduleinfo, runnable, serving
 from finehub.imaging.draw import draw_annotations
 from finehub.imaging.images import ImageLike, load_images
 from finehub.modules._common import (
+    BUILT_IN_FINEHUB,
+    IMAGE_INPUTS,
     BatchSize,
     OnDevice,
     OutputDir,
@@ -74,14 +76,12 @@ MIN_PNET_THRESHOLD = 0.3
     license="MIT",
     author="finehub; weights from facenet-pytorch (Tim Esler), after Zhang et al., MTCNN (2016)",
     tags=("vision", "face", "detection", "landmarks", "mtcnn"),
-    inputs={
-        "images": "list of images: file paths, PIL images, H×W×3 uint8 RGB arrays, encoded bytes or base64"
-    },
+    inputs=IMAGE_INPUTS,
     outputs={
         "faces": "per image, a list of {box: [x1, y1, x2, y2], score, landmarks: {left_eye, right_eye, nose, "
         "mouth_left, mouth_right: [x, y]}} sorted by decreasing score; pixel coordinates, origin top-left"
     },
-    finehub=">=0.1,<1",
+    finehub=BUILT_IN_FINEHUB,
     requirements=("torch>=2.2", "pillow>=10.1"),
     assets=_ASSETS,
     config={

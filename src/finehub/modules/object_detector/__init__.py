@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from finehub.errors import InvalidManifestError
 from finehub.hub.module import moduleinfo
+from finehub.modules._common import IMAGE_INPUTS
 from finehub.modules.finetuned import WEIGHTS, FinetunedModule
 from finehub.modules.object_detection_nanodet.detector import (
     DetectsObjects,
@@ -37,9 +38,7 @@ if TYPE_CHECKING:
     version="1.0.0",
     task="object-detection",
     summary="An object detector fine-tuned with finehub (NanoDet), loaded from its exported folder.",
-    inputs={
-        "images": "list of images: file paths, PIL images, H×W×3 uint8 RGB arrays, encoded bytes or base64"
-    },
+    inputs=IMAGE_INPUTS,
     outputs={
         "detections": "per image, a list of {label, confidence, left, top, right, bottom} sorted by "
         "decreasing confidence; pixel coordinates of the original image, origin top-left"

@@ -18,6 +18,8 @@ from finehub.hub.module import Asset, ModuleBase, moduleinfo, runnable, serving
 from finehub.imaging.draw import draw_annotations
 from finehub.imaging.images import ImageLike, load_images
 from finehub.modules._common import (
+    BUILT_IN_FINEHUB,
+    IMAGE_INPUTS,
     BatchSize,
     OutputDir,
     Paths,
@@ -69,16 +71,14 @@ MAX_ASPECT_RATIO = 200  # wider (or taller) images are strips no resize can make
     license="Apache-2.0",
     author="finehub; models by PaddlePaddle (PP-OCRv4), ONNX export by RapidOCR",
     tags=("vision", "ocr", "text-detection", "text-recognition", "chinese", "english"),
-    inputs={
-        "images": "list of images: file paths, PIL images, H×W×3 uint8 RGB arrays, encoded bytes or base64"
-    },
+    inputs=IMAGE_INPUTS,
     outputs={
         "ocr": "per image, a list of {text, confidence, box: four [x, y] corners clockwise from top-left} "
         "in reading order (top to bottom, left to right within a line)",
         "recognize_text": "PaddleHub's shape: per image {data: [{text, confidence, text_box_position}], "
         "save_path}",
     },
-    finehub=">=0.1,<1",
+    finehub=BUILT_IN_FINEHUB,
     requirements=("onnxruntime>=1.16", "opencv-python-headless<5", "pyclipper>=1.3", "shapely>=2"),
     assets=_ASSETS,
     config={

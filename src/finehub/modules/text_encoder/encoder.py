@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from finehub.errors import ConfigError, DataFormatError, ModuleInputError
 from finehub.hub.module import ModuleBase, moduleinfo, runnable, serving
 from finehub.modules._common import (
+    BUILT_IN_FINEHUB,
     BatchSize,
     TextData,
     UseGpu,
@@ -43,7 +44,7 @@ _HEAD_CHARS_PER_TOKEN = 16  # first guess of the characters a token covers (Engl
     tags=("text", "embedding", "sentence-similarity"),
     inputs={"texts": "list of strings (or one string)"},
     outputs={"embed": "float32 array N×D", "similarity": "cosine similarity: a float, or a matrix for lists"},
-    finehub=">=0.1,<1",
+    finehub=BUILT_IN_FINEHUB,
 )
 class TextEncoder(ModuleBase):
     """Embeds texts with a transformers encoder read from a local folder (``directory``).
