@@ -3,7 +3,8 @@
 Starts two real servers on loopback (``finehub.serving.server.serve`` in subprocesses), one per
 setting, and loads them alternately (on, off, on, off, ... after a warm-up of each) from 32
 concurrent async clients sending one text per request. Reports throughput, p50/p99 latency and
-the server's RSS before/after each round; prints a table and writes benchmarks/results/serving.json.
+the server's RSS before/after each round; prints a table and writes
+benchmarks/results/<cpu kind>/serving.json.
 
     python benchmarks/serving_load.py                      # 10,000 requests per round, minilm-l6
     python benchmarks/serving_load.py --requests 2000      # quicker
@@ -26,6 +27,8 @@ import time
 from pathlib import Path
 
 import httpx
+
+from finehub.bench.harness import results_folder
 
 SERVER = (
     "import json, sys; from finehub.serving.config import ServingConfig; from finehub.serving.server import serve; "
@@ -178,7 +181,9 @@ def main() -> None:
         default=None,
         help="OMP_NUM_THREADS for each server (1 avoids oversubscription on a small shared machine)",
     )
-    ap.add_argument("--output", type=Path, default=Path(__file__).with_name("results") / "serving.json")
+    ap.add_argument(
+        "--output", type=Path, default=results_folder(Path(__file__).with_name("results")) / "serving.json"
+    )
     args = ap.parse_args()
 
     settings = {

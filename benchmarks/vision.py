@@ -21,7 +21,16 @@ import warnings  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
-from finehub.bench.harness import BenchResult, Contender, Figure, alternate, machine_info, now_iso, write_json  # noqa: E402
+from finehub.bench.harness import (  # noqa: E402
+    BenchResult,
+    Contender,
+    Figure,
+    alternate,
+    machine_info,
+    now_iso,
+    results_folder,
+    write_json,
+)
 
 MODULES = {  # name: (input shape of one image, dtype, whether the graph takes a batch)
     "object-detection-nanodet": ((3, 416, 416), "float32", True),
@@ -131,7 +140,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
+    parser.add_argument("--out", type=Path, default=results_folder())
     args = parser.parse_args(argv)
     result = run(quick=args.quick, threads=args.threads)
     console = Console()

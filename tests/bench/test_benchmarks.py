@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from finehub.bench import classify, finetune, matmul
-from finehub.bench.harness import ContenderStats, cpu_kind
+from finehub.bench.harness import ContenderStats, cpu_kind, kind_folder, results_folder
 
 
 def test_bf16_contenders_run_only_where_finehub_trains_in_bf16() -> None:
@@ -85,3 +85,17 @@ def test_cpu_kind_is_the_widest_matrix_extension() -> None:
     assert cpu_kind(["avx2"]) == "avx2"
     assert cpu_kind(["avx2", "avx512f", "amx_tile", "amx_bf16"]) == "amx_bf16"
     assert cpu_kind([]) == "other"
+
+
+def test_each_cpu_kind_and_instruction_cap_gets_its_own_results_folder(monkeypatch) -> None:
+    bf16 = ["avx2", "avx512f", "avx512_vnni", "avx512_bf16"]
+    assert kind_folder("AMD EPYC 9B14", bf16, {}) == "epyc-avx512bf16"
+    assert kind_folder("AMD EPYC", ["avx2"], {}) == "epyc-avx2"
+    amx = [*bf16, "amx_tile", "amx_bf16"]
+    xeon = "Intel(R) Xeon(R) Processor"
+    assert kind_folder(xeon, amx, {}) == "xeon-amx"
+    assert kind_folder(xeon, amx, {"ONEDNN_MAX_CPU_ISA": "AVX2"}) == "xeon-amx-as-avx2"
+    assert kind_folder("", [], {}) == "cpu-other"
+    monkeypatch.setenv("ATEN_CPU_CAPABILITY", "avx2")
+    assert results_folder("out").parent.name == "out"
+    assert results_folder("out").name.endswith("-as-avx2")

@@ -10,7 +10,8 @@ PaddleHub's deployment engine joins when a Python with ``paddlepaddle`` is named
 ``FINEHUB_PADDLE_PYTHON`` (``make bench-paddle`` builds one in ``.venv-paddle``): Paddle Inference
 with oneDNN runs a BERT of the same shape (:mod:`finehub.bench.paddle_worker`, in that Python's own
 process, answering each repetition in turn) on the very token ids finehub's ONNX graphs get, beside
-those graphs run on the same ids, so tokenisation is left out of both sides.
+those graphs (and, where the CPU has bf16, the eager network under bf16 autocast) run on the same
+ids, so tokenisation is left out of both sides.
 """
 
 from __future__ import annotations
@@ -125,6 +126,26 @@ def _engine(module: Any, feeds: list[dict[str, Any]], n: int) -> Callable[[], An
     return go
 
 
+def _eager_engine(module: Any, feeds: list[dict[str, Any]], n: int) -> Callable[[], Any]:
+    """The eager network alone under bf16 autocast, on the ONNX graphs' ``feeds``."""
+    import torch
+
+    from finehub.modules.finetuned import run_batches
+
+    batches, start = [], 0
+    for feed in feeds:
+        size = len(feed["input_ids"])
+        batches.append((range(start, start + size), {k: torch.from_numpy(v) for k, v in feed.items()}))
+        start += size
+
+    def go() -> dict[str, float]:
+        with _autocast():
+            run_batches(module.net, batches, n)
+        return {"texts": n}
+
+    return go
+
+
 def _padded(feeds: dict[str, Any]) -> dict[str, Any]:
     """Every array of a batch padded with zeros to MAX_LEN tokens: one shape for both engines."""
     import numpy as np
@@ -180,6 +201,9 @@ def run(*, quick: bool, threads: int) -> BenchResult:
                 contenders.append(
                     Contender(name + IDS, _engine(modules[name], feeds, len(texts)), "the graph alone")
                 )
+            if EAGER_BF16 in modules:
+                engine = _eager_engine(modules[EAGER_BF16], feeds, len(texts))
+                contenders.append(Contender(EAGER_BF16 + IDS, engine, "the network alone"))
             ids = Path(tmp) / "ids.npz"
             np.savez(
                 ids, **{k: np.concatenate([f[k] for f in feeds]) for k in ("input_ids", "attention_mask")}
@@ -204,7 +228,8 @@ def run(*, quick: bool, threads: int) -> BenchResult:
         figures.append(Figure(f"{name}: accuracy", 100 * right, "%", note=f"{len(texts)} test articles"))
     if paddle is not None:
         by = {s.name: s for s in stats}
-        best = max((ORT_FP32 + IDS, ORT_INT8 + IDS), key=lambda n: by[n].rate("texts"))
+        engines = [n + IDS for n in (ORT_FP32, ORT_INT8, EAGER_BF16) if n + IDS in by]
+        best = max(engines, key=lambda n: by[n].rate("texts"))
         figures.append(
             ratio(
                 stats,
@@ -215,9 +240,7 @@ def run(*, quick: bool, threads: int) -> BenchResult:
                 target=PADDLE_TARGET,
             )
         )
-        figures += [
-            ratio(stats, n + IDS, PADDLE, unit="texts") for n in (ORT_FP32, ORT_INT8) if n + IDS != best
-        ]
+        figures += [ratio(stats, n, PADDLE, unit="texts") for n in engines if n != best]
     return BenchResult(
         "classify",
         f"Classifying {len(texts)} bbc-news articles with a fine-tuned MiniLM-L6, max_len {MAX_LEN}, "

@@ -42,6 +42,11 @@ SCHEMA = "finehub-bench/1"
 
 # CPU features that decide which precisions are fast; recorded when /proc/cpuinfo lists them
 CPU_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile", "amx_bf16", "amx_int8")
+# variables capping the instructions torch, oneDNN and MKL use: a wide CPU measuring for a narrower one
+ISA_LIMIT_ENV = ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "MKL_ENABLE_INSTRUCTIONS")
+RESULTS_ROOT = Path("benchmarks/results")
+# cpu_kind -> the kind's part of a results folder name
+_KIND_FOLDER = {"amx_bf16": "amx", "avx512_bf16": "avx512bf16", "avx512f": "avx512", "avx2": "avx2"}
 
 Comparison = Literal[">=", "<="]
 
@@ -218,11 +223,15 @@ def machine_info(threads: int | None = None) -> dict[str, Any]:
     import torch
 
     cpu = _cpuinfo()
-    flags = [f for f in CPU_FLAGS if f in cpu.get("flags", "").split()]
+    flags = _flags(cpu)
     info: dict[str, Any] = {
         "cpu": cpu.get("model name") or platform.processor() or platform.machine(),
         "cpu_kind": cpu_kind(flags),
         "cpu_flags": flags,
+        "isa_limits": isa_limits(),
+        # PASSIVE keeps OpenMP threads from spinning, which on a machine shared with other work
+        # decides the speed more than the code measured does
+        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
         "logical_cpus": os.cpu_count(),
         "usable_cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
         "torch_threads": threads if threads is not None else torch.get_num_threads(),
@@ -245,6 +254,28 @@ def cpu_kind(flags: Sequence[str]) -> str:
         if kind in flags:
             return kind
     return "other"
+
+
+def isa_limits() -> dict[str, str]:
+    """The ``ISA_LIMIT_ENV`` variables set in this process."""
+    return {var: os.environ[var] for var in ISA_LIMIT_ENV if os.environ.get(var)}
+
+
+def kind_folder(model: str, flags: Sequence[str], limits: Mapping[str, str]) -> str:
+    """``<family>-<kind>[-as-<limit>]``, e.g. ``epyc-avx512bf16``, ``xeon-amx-as-avx2``: the CPU
+    family (the model name's first word naming one), its :func:`cpu_kind`, and the first
+    instruction-set cap in force, so that each kind keeps its own results."""
+    words = [w for w in model.lower().replace("(r)", " ").replace("(tm)", " ").split() if w.isalnum()]
+    family = next((w for w in words if w in ("epyc", "xeon", "ryzen", "core")), words[0] if words else "cpu")
+    folder = f"{family}-{_KIND_FOLDER.get(cpu_kind(flags), 'other')}"
+    limit = next((limits[var] for var in ISA_LIMIT_ENV if limits.get(var)), None)
+    return f"{folder}-as-{limit.lower()}" if limit else folder
+
+
+def results_folder(root: str | Path = RESULTS_ROOT) -> Path:
+    """``root``'s folder for this machine's CPU kind (see :func:`kind_folder`)."""
+    cpu = _cpuinfo()
+    return Path(root) / kind_folder(cpu.get("model name") or platform.machine(), _flags(cpu), isa_limits())
 
 
 def load_average() -> float | None:
@@ -271,6 +302,12 @@ def _cpuinfo() -> dict[str, str]:
         key, _, value = line.partition(":")
         out.setdefault(key.strip(), value.strip())
     return out
+
+
+def _flags(cpu: Mapping[str, str]) -> list[str]:
+    """The ``CPU_FLAGS`` a /proc/cpuinfo block lists."""
+    listed = cpu.get("flags", "").split()
+    return [f for f in CPU_FLAGS if f in listed]
 
 
 def _version(package: str) -> str | None:

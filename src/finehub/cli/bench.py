@@ -7,8 +7,6 @@ from typing import Annotated
 
 import typer
 
-DEFAULT_OUT = Path("benchmarks/results")
-
 
 def register(app: typer.Typer) -> None:
     app.command(name="bench")(bench)
@@ -20,7 +18,12 @@ def bench(
         bool, typer.Option("--quick", help="A smoke run of about two minutes: fewer repetitions and steps.")
     ] = False,
     threads: Annotated[int, typer.Option("--threads", help="torch threads for every contender.")] = 2,
-    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for <name>.json results.")] = DEFAULT_OUT,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", "-o", help="Folder for <name>.json results [default: benchmarks/results/<cpu kind>]."
+        ),
+    ] = None,
     list_: Annotated[bool, typer.Option("--list", help="List the benchmarks and exit.")] = False,
 ) -> None:
     """Run benchmarks: contenders alternate (A B A B ...) in one process, figures are ratios between
@@ -37,6 +40,7 @@ def bench(
             console.print(f"[bold]{script.stem}[/]  {script} (own process, full `all` only)")
         return
     chosen = suite.selected(name, quick=quick)
+    out = out or harness.results_folder()
     failed: list[str] = []
     results: list[harness.BenchResult] = []
     for bm in chosen:
