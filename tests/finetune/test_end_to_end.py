@@ -1,6 +1,7 @@
 """Real MiniLM weights, real data: the YAML/CLI path, export, and loading by name."""
 
 import json
+import os
 import textwrap
 
 import pytest
@@ -80,3 +81,33 @@ def test_demo_runs_end_to_end_on_a_small_budget(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "Chinese characters added" in out and "demo-smoke" in out and "再也不会来了" in out
     assert (tmp_path / "demo" / "best_model" / "module.json").is_file()
+
+
+def test_the_demo_sizes_its_training_set_to_the_machine(tmp_path, monkeypatch):
+    """Timed real steps decide how many reviews fit the budget; the weights come back untouched and
+    the answer is kept, so a rerun resumes the same run."""
+    import rich.console
+    import torch
+    from finetune.finetune_support import tiny_backbone, toy_dataset
+
+    from finehub import demo
+    from finehub.finetune import AdamWeightDecay, RunConfig, TextClassificationTask
+
+    train = toy_dataset(n_train=2000).train
+    task = TextClassificationTask(tiny_backbone(), num_classes=2, max_seq_len=32)
+    before = {k: v.clone() for k, v in task.model.state_dict().items()}
+    config = RunConfig(checkpoint_dir=str(tmp_path / "run"), num_threads=1)
+    console = rich.console.Console(file=open(tmp_path / "out.txt", "w"))  # noqa: SIM115
+    slow = demo.fitted_train_size(task, AdamWeightDecay(), config, train, 0.001, console)
+    assert slow == demo.MIN_FIT_SIZE  # a budget too short for any step still trains on the minimum
+    assert all(torch.equal(v, task.model.state_dict()[k]) for k, v in before.items())
+    record = tmp_path / "run" / "demo-train-size.json"
+    assert json.loads(record.read_text())["reviews_per_s"] > 0
+    record.unlink()
+    assert demo.fitted_train_size(task, AdamWeightDecay(), config, train, 3600, console) == len(train)
+    record.write_text(json.dumps({"train_size": 2500}))  # a rerun reads what the first run decided
+    assert demo.fitted_train_size(task, AdamWeightDecay(), config, train, 3600, console) == 2500
+    monkeypatch.setattr("os.getloadavg", lambda: (64.0, 64.0, 64.0))
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    demo.quiet_threads_when_busy()
+    assert os.environ["OMP_WAIT_POLICY"] == "PASSIVE"

@@ -270,3 +270,13 @@ def test_a_yaml_job_reads_a_coco_folder(tmp_path: Path) -> None:
     job.write_text(job.read_text().replace("from: kitti", "from: coco").replace("split_ratio", "split"))
     with pytest.raises(ConfigError, match="dataset.options.split"):
         load_job(job)
+
+
+@pytest.mark.parametrize("strategy", [hub.AdamWeightDecay(), hub.L2SP(), hub.ULMFiT(), hub.DefaultStrategy()])
+def test_every_strategy_builds_on_the_detector(strategy) -> None:
+    task = ObjectDetectionTask(nanodet(), num_classes=2, image_size=64)
+    opt = strategy.build(task.model, total_steps=4, steps_per_epoch=2)
+    trained = {id(p) for group in opt.optimizer.param_groups for p in group["params"]}
+    assert trained == {id(p) for p in task.model.parameters()}  # backbone, neck and head all train
+    if isinstance(strategy, hub.ULMFiT):  # head, then the backbone's stages one by one, then the rest
+        assert len(opt.optimizer.param_groups) >= 5
