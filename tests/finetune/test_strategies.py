@@ -139,11 +139,28 @@ def test_ulmfit_groups_discriminative_lrs_and_gradual_unfreezing():
     opt.optimizer.step()
     assert torch.equal(model.encoder.embeddings.weight, frozen_before)
 
+    model = Toy()
     everything = ULMFiT(learning_rate=0.01, gradual_unfreeze=False).build(
         model, total_steps=20, steps_per_epoch=5
     )
     everything.on_epoch_start(0)
     assert all(p.requires_grad for p in model.parameters())
+
+
+def test_ulmfit_keeps_what_the_module_froze_frozen():
+    """Unfreezing reaches only what was trainable when the strategy was built: layers a module
+    froze itself (``frozen_layers``, frozen embeddings) stay frozen in every epoch."""
+    model = Toy()
+    model.encoder.layers[0].requires_grad_(False)
+    model.encoder.embeddings.requires_grad_(False)
+    opt = ULMFiT(learning_rate=0.01).build(model, total_steps=20, steps_per_epoch=5)
+    opt.on_epoch_start(10)  # every group's turn has come
+    assert not any(p.requires_grad for p in model.encoder.layers[0].parameters())
+    assert not model.encoder.embeddings.weight.requires_grad
+    assert (
+        all(p.requires_grad for p in model.encoder.layers[2].parameters())
+        and model.encoder.norm.weight.requires_grad
+    )
 
 
 @pytest.mark.parametrize(

@@ -1,7 +1,10 @@
-"""SequenceLabelingTask: sub-word alignment, honest scoring of truncated tokens, CRF and softmax
-heads on a tiny BERT, and real NER on peoples-daily-ner that must beat tagging everything O."""
+"""SequenceLabelingTask: sub-word alignment (WordPiece, and SentencePiece's bare word-start pieces),
+honest scoring of truncated tokens, CRF and softmax heads on a tiny BERT, and real NER on
+peoples-daily-ner that must beat tagging everything O."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,7 +17,10 @@ import finehub.data.builtin.peoples_daily_ner  # noqa: F401  (registers peoples-
 from finehub.data.dataset import Dataset
 from finehub.data.examples_extra import TokenExample
 from finehub.errors import ConfigError
+from finehub.finetune.export import export_folder
+from finehub.finetune.onnx_export import export_onnx
 from finehub.finetune.tasks.sequence_labeling import SequenceLabelingTask, SequenceLabelTask
+from finehub.modules.text_tasks import tagging_batches
 
 TAGS = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC"]
 
@@ -32,6 +38,66 @@ def test_first_sub_token_carries_the_tag() -> None:
     assert set(labels[14:]) == {-100} and len(labels) == task.width == 32
     outputs = task.model(**{k: v for k, v in batch.items() if k != "labels"})
     assert outputs.shape == (1, task.width, 5)  # padded so that batches concatenate
+
+
+@pytest.fixture(scope="module")
+def e5_tokenizer():
+    return hub.Module("multilingual-e5-small").tokenizer
+
+
+def tiny_xlmr(tokenizer):
+    """A 1-layer, 32-wide XLM-R with random weights and multilingual E5's tokenizer."""
+    from transformers import XLMRobertaConfig, XLMRobertaModel
+
+    from finehub.nn.backbone import TextBackbone
+
+    config = XLMRobertaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=72,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    torch.manual_seed(0)
+    return TextBackbone(XLMRobertaModel(config), tokenizer, 32, "mean", Path("."), 64)
+
+
+def test_sentencepiece_tags_sit_on_the_characters(e5_tokenizer) -> None:
+    task = SequenceLabelingTask(tiny_xlmr(e5_tokenizer), num_classes=5, max_seq_len=32, label_names=TAGS)
+    assert task.bare_marker == e5_tokenizer.convert_tokens_to_ids("▁")
+    assert SequenceLabelingTask(tiny_backbone(), 5, 16, label_names=TAGS).bare_marker is None
+    # unaligned, each character would be a bare "▁" (carrying the tag) followed by the character
+    example = TokenExample((*"江西百花洲", "Abu", "1998年"), (3, 4, 4, 4, 4, 0, 0))
+    split = task.encode([example], split="train")
+    ids = split.ids[split.offsets[0] : split.offsets[1]].tolist()
+    pieces = e5_tokenizer.convert_ids_to_tokens(ids)
+    assert pieces == ["<s>", "江", "西", "百", "花", "洲", "▁Abu", "▁1998", "年", "</s>"]
+    labels = task.collate(split, np.array([0]))["labels"][0].tolist()
+    assert labels[:10] == [-100, 3, 4, 4, 4, 4, 0, 0, -100, -100]
+    # prediction tokenises the same way
+    batches, word_ids = tagging_batches(
+        e5_tokenizer, [example.tokens], max_seq_len=32, batch_size=8, marker=task.bare_marker
+    )
+    assert batches[0][1]["input_ids"][0].tolist() == ids
+    assert word_ids[0] == [None, 0, 1, 2, 3, 4, 5, 6, 6, None]
+
+
+@pytest.mark.slow
+def test_sentencepiece_tagger_onnx_matches_pytorch(tmp_path, e5_tokenizer) -> None:
+    task = SequenceLabelingTask(
+        tiny_xlmr(e5_tokenizer), num_classes=5, max_seq_len=32, crf=True, label_names=TAGS, char_level=True
+    )
+    folder = export_folder(task, tmp_path / "torch", name="tiny-xlmr-tagger")
+    result = export_onnx(folder, tmp_path / "onnx")
+    assert result.parity.max_abs_diff <= 1e-4 and result.parity.agreement == 1.0
+    onnx_module = hub.Module(str(result.folder))
+    assert onnx_module.info.config["onnx"]["bare_marker"] == task.bare_marker
+    texts = ["新华社北京一月一日电", ["江", "西", "Abu", "1998年"]]
+    feeds = onnx_module.feeds(texts)
+    assert task.bare_marker not in feeds["input_ids"][feeds["attention_mask"] == 1]
+    assert onnx_module.predict(texts) == hub.Module(str(folder)).tag(texts) == task.predict(texts)
 
 
 def test_truncated_tokens_count_as_missed() -> None:

@@ -259,8 +259,11 @@ class ULMFiT(Strategy):
         optimizer = torch.optim.AdamW(param_groups, lr=self.learning_rate, **_fast_kernels(model))
         schedule = SlantedTriangular(total_steps, self.cut_fraction, self.ratio)
 
+        # what the module froze itself (frozen_layers, frozen embeddings) stays frozen
+        trainable = [[p for p in params if p.requires_grad] for params in groups]
+
         def unfreeze(epoch: int) -> None:
-            for depth, params in enumerate(groups):
+            for depth, params in enumerate(trainable):
                 for p in params:
                     p.requires_grad_(not self.gradual_unfreeze or depth <= epoch)
 

@@ -2,9 +2,13 @@
 
 Tokens are given already split (words, or characters for Chinese). The tokenizer may cut a
 token into sub-tokens: the first carries the token's tag, the others are ignored by the loss
-(label -100). With ``crf=True`` a linear-chain CRF on top scores whole tag sequences and
-decoding is Viterbi. Metrics are entity-level (type and both ends must match), micro-averaged;
-tokens cut off by ``max_seq_len`` count as predicted ``O``, so truncation costs recall honestly.
+(label -100). A SentencePiece tokenizer (XLM-R, multilingual E5) starts a word it has no
+``▁word`` piece for, e.g. each Chinese character, with a bare ``▁``: that piece is dropped, so
+the tag sits on the character's own piece. ``max_seq_len`` bounds the tokenizer's output before
+the drop, hence such a tokenizer holds ``max_seq_len / 2 - 1`` Chinese characters. With
+``crf=True`` a linear-chain CRF on top scores whole tag sequences and decoding is Viterbi.
+Metrics are entity-level (type and both ends must match), micro-averaged; tokens cut off by
+``max_seq_len`` count as predicted ``O``, so truncation costs recall honestly.
 """
 
 from __future__ import annotations
@@ -39,7 +43,12 @@ def _settings(module: Any) -> dict[str, Any]:
         if crf is None
         else {k: getattr(crf, k).detach().cpu().tolist() for k in ("start", "end", "transitions")}
     )
-    return {**text_settings("tag_names", "char_level")(module), "crf": scores}
+    # bare_marker: the piece the runtime drops as training did (absent from older exports: none)
+    return {
+        **text_settings("tag_names", "char_level")(module),
+        "crf": scores,
+        "bare_marker": module.config.get("bare_marker"),
+    }
 
 
 def _entity_f1(
@@ -94,9 +103,11 @@ class SequenceLabelingTask(TextTask):
         main_metric: str = "f1",
         seed: int = 0,
     ) -> None:
+        from finehub.modules.text_tasks import bare_marker
         from finehub.nn.heads import TokenTaggerNet
 
         super().__init__(module, **encoder_options(locals()))
+        self.bare_marker = bare_marker(self.tokenizer)
         self.num_classes = check_num_classes(num_classes, minimum=2)
         self.label_names = check_label_names(label_names, num_classes)
         self.crf = check_bool("crf", crf)
@@ -136,7 +147,7 @@ class SequenceLabelingTask(TextTask):
     def encode_examples(self, examples: Sequence[TokenExample], *, split: str) -> EncodedSplit:  # type: ignore[override]
         import numpy as np
 
-        from finehub.modules.text_tasks import first_subtokens
+        from finehub.modules.text_tasks import first_subtokens, tagging_ids
 
         for i, e in enumerate(examples):
             if not e.tokens or e.tags is None or len(e.tags) != len(e.tokens):
@@ -147,19 +158,19 @@ class SequenceLabelingTask(TextTask):
         labels = np.empty(len(examples), dtype=object)
         for start in range(0, len(examples), 4096):
             chunk = examples[start : start + 4096]
-            enc = self.tokenizer(
-                [list(e.tokens) for e in chunk],
-                is_split_into_words=True,
-                truncation=True,
-                max_length=self.max_seq_len,
+            chunk_ids, chunk_words = tagging_ids(
+                self.tokenizer,
+                [e.tokens for e in chunk],
+                max_seq_len=self.max_seq_len,
+                marker=self.bare_marker,
             )
             for k, e in enumerate(chunk):
                 positions = np.full(len(e.tokens), -1, dtype=np.int32)
-                word_ids = enc.word_ids(k)
+                word_ids = chunk_words[k]
                 for pos in first_subtokens(word_ids):
                     positions[word_ids[pos]] = pos
                 labels[start + k] = np.stack([np.asarray(e.tags, dtype=np.int32), positions], axis=1)
-                ids.append(enc["input_ids"][k])
+            ids.extend(chunk_ids)
         offsets = np.zeros(len(ids) + 1, dtype=np.int64)
         np.cumsum([len(x) for x in ids], out=offsets[1:])
         flat = np.fromiter((t for seq in ids for t in seq), dtype=np.int64, count=int(offsets[-1]))
@@ -238,7 +249,12 @@ class SequenceLabelingTask(TextTask):
 
         tokens = check_token_inputs(texts, char_level=bool(self.char_level))
         ids = predict_tags(
-            self.model, self.tokenizer, tokens, max_seq_len=self.max_seq_len, batch_size=batch_size
+            self.model,
+            self.tokenizer,
+            tokens,
+            max_seq_len=self.max_seq_len,
+            batch_size=batch_size,
+            marker=self.bare_marker,
         )
         return tagging_results(tokens, ids, self.label_names)
 
@@ -248,6 +264,7 @@ class SequenceLabelingTask(TextTask):
             "tag_names": list(self.label_names),
             "crf": self.crf,
             "char_level": bool(self.char_level),
+            "bare_marker": self.bare_marker,
         }
 
 

@@ -70,21 +70,67 @@ def check_token_inputs(texts: Any, *, char_level: bool) -> list[list[str]]:
 
 
 def tagging_batches(
-    tokenizer: Any, tokens: Sequence[Sequence[str]], *, max_seq_len: int, batch_size: int
+    tokenizer: Any,
+    tokens: Sequence[Sequence[str]],
+    *,
+    max_seq_len: int,
+    batch_size: int,
+    marker: int | None,
 ) -> tuple[list[tuple[list[int], dict[str, torch.Tensor]]], list[list[int | None]]]:
-    """Tokenised batches of pre-split tokens, and per input the sub-token -> token index map
-    (``None`` for special tokens)."""
-    enc = tokenizer(
-        [list(t) for t in tokens], is_split_into_words=True, truncation=True, max_length=max_seq_len
-    )
-    word_ids = [enc.word_ids(i) for i in range(len(tokens))]
-    order = sorted(range(len(tokens)), key=lambda i: -len(enc["input_ids"][i]))
+    """Tokenised batches of pre-split tokens (bare ``marker`` pieces dropped, see
+    :func:`tagging_ids`), and per input the sub-token -> token index map (``None`` for special tokens)."""
+    ids, word_ids = tagging_ids(tokenizer, tokens, max_seq_len=max_seq_len, marker=marker)
+    order = sorted(range(len(tokens)), key=lambda i: -len(ids[i]))
     batches = []
     for start in range(0, len(order), batch_size):
         idx = order[start : start + batch_size]
-        padded = tokenizer.pad({"input_ids": [enc["input_ids"][i] for i in idx]}, return_tensors="pt")
+        padded = tokenizer.pad({"input_ids": [ids[i] for i in idx]}, return_tensors="pt")
         batches.append((idx, {"input_ids": padded["input_ids"], "attention_mask": padded["attention_mask"]}))
     return batches, word_ids
+
+
+def tagging_ids(
+    tokenizer: Any, tokens: Sequence[Sequence[str]], *, max_seq_len: int, marker: int | None
+) -> tuple[list[list[int]], list[list[int | None]]]:
+    """Sub-token ids of pre-split tokens (cut at ``max_seq_len`` by the tokenizer, before bare
+    markers are dropped) and each input's sub-token -> token index map."""
+    enc = tokenizer(
+        [list(t) for t in tokens], is_split_into_words=True, truncation=True, max_length=max_seq_len
+    )
+    rows = [without_bare_markers(enc["input_ids"][i], enc.word_ids(i), marker) for i in range(len(tokens))]
+    return [ids for ids, _ in rows], [w for _, w in rows]
+
+
+def bare_marker(tokenizer: Any) -> int | None:
+    """The id of the lone word-start piece that a SentencePiece tokenizer (Metaspace pre-tokenizer:
+    XLM-R, multilingual E5) puts before each pre-split word lacking a ``▁word`` piece, e.g. every
+    Chinese character; ``None`` for tokenizers without one (WordPiece, characters)."""
+    import json
+
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    pre = None if backend is None else backend.pre_tokenizer
+    if pre is None:
+        return None
+    state = json.loads(pre.__getstate__())
+    for p in state.get("pretokenizers", [state]):
+        prepends = p.get("prepend_scheme", "always" if p.get("add_prefix_space", True) else "never")
+        if p.get("type") == "Metaspace" and prepends != "never":
+            return backend.token_to_id(p["replacement"])
+    return None
+
+
+def without_bare_markers(
+    ids: Sequence[int], word_ids: Sequence[int | None], marker: int | None
+) -> tuple[list[int], list[int | None]]:
+    """``ids`` and ``word_ids`` without the bare ``marker`` pieces that precede another sub-token
+    of the same word: the word's first sub-token, which carries its tag, is then one that holds
+    its text (``江`` rather than a content-free ``▁``), and a Chinese sentence is not twice as long."""
+    keep = [
+        p
+        for p, (i, w) in enumerate(zip(ids, word_ids, strict=True))
+        if not (i == marker and w is not None and p + 1 < len(ids) and word_ids[p + 1] == w)
+    ]
+    return [ids[p] for p in keep], [word_ids[p] for p in keep]
 
 
 def first_subtokens(word_ids: Sequence[int | None]) -> list[int]:
@@ -263,13 +309,14 @@ class SequenceLabeler(FinetunedTextModule):
             tokens,
             max_seq_len=self.config["max_seq_len"],
             batch_size=check_batch_size(batch_size),
+            marker=self.config.get("bare_marker"),  # absent from folders exported before it existed
         )
         return tagging_results(tokens, ids, self.config["tag_names"])
 
     @classmethod
     def onnx_feeds(cls, runtime: Any, inputs: Sequence[Any]) -> dict[str, np.ndarray]:
         tokens = check_token_inputs(list(inputs), char_level=runtime.spec["char_level"])
-        return runtime.text_feeds(tokens, pretokenized=True)[0]
+        return onnx_tagging_feeds(runtime, tokens)[0]
 
     @classmethod
     def onnx_predict(cls, runtime: Any, inputs: Sequence[Any], batch_size: int) -> list[dict[str, Any]]:
@@ -281,10 +328,10 @@ class SequenceLabeler(FinetunedTextModule):
         crf = runtime.spec.get("crf")
 
         def run(batch: Sequence[list[str]]) -> list[list[int]]:
-            feeds, encodings = runtime.text_feeds(batch, pretokenized=True)
+            feeds, word_ids = onnx_tagging_feeds(runtime, batch)
             out = []
-            for row, enc in zip(runtime.raw_outputs(feeds), encodings, strict=True):
-                rows = row[first_subtokens(enc.word_ids)]
+            for row, words in zip(runtime.raw_outputs(feeds), word_ids, strict=True):
+                rows = row[first_subtokens(words)]
                 if crf is None:
                     out.append(rows.argmax(-1).tolist())
                 else:
@@ -294,13 +341,42 @@ class SequenceLabeler(FinetunedTextModule):
         return tagging_results(tokens, runtime.batched(tokens, batch_size, run), runtime.spec["tag_names"])
 
 
+def onnx_tagging_feeds(
+    runtime: Any, tokens: Sequence[Sequence[str]]
+) -> tuple[dict[str, np.ndarray], list[list[int | None]]]:
+    """The graph's inputs for pre-split tokens, bare markers dropped as in training (the exported
+    ``bare_marker``), and each row's sub-token -> token index map."""
+    import numpy as np
+
+    marker = runtime.spec.get("bare_marker")  # absent from graphs exported before it existed
+    rows = []
+    for e in runtime.text_feeds(tokens, pretokenized=True)[1]:
+        n = sum(e.attention_mask)  # the batch comes padded: unpad, drop markers, pad again
+        rows.append(without_bare_markers(e.ids[:n], e.word_ids[:n], marker))
+    input_ids = np.full((len(rows), max(len(ids) for ids, _ in rows)), runtime.spec["pad_id"], dtype=np.int64)
+    mask = np.zeros_like(input_ids)
+    for r, (ids, _) in enumerate(rows):
+        input_ids[r, : len(ids)], mask[r, : len(ids)] = ids, 1
+    # one sequence per row: token type 0 throughout
+    feeds = {"input_ids": input_ids, "attention_mask": mask, "token_type_ids": np.zeros_like(input_ids)}
+    return feeds, [w for _, w in rows]
+
+
 def predict_tags(
-    net: nn.Module, tokenizer: Any, tokens: Sequence[Sequence[str]], *, max_seq_len: int, batch_size: int
+    net: nn.Module,
+    tokenizer: Any,
+    tokens: Sequence[Sequence[str]],
+    *,
+    max_seq_len: int,
+    batch_size: int,
+    marker: int | None,
 ) -> list[list[int]]:
     """Tag indices per token (first sub-token's scores; CRF Viterbi when the network has a CRF)."""
     import torch
 
-    batches, word_ids = tagging_batches(tokenizer, tokens, max_seq_len=max_seq_len, batch_size=batch_size)
+    batches, word_ids = tagging_batches(
+        tokenizer, tokens, max_seq_len=max_seq_len, batch_size=batch_size, marker=marker
+    )
     scores = run_batches(net, batches, len(tokens))
     out = []
     for i, s in enumerate(scores):
