@@ -165,13 +165,18 @@ def letterbox_with_boxes(
     image: Image.Image, boxes: np.ndarray, size: int, fill: tuple[int, int, int] = (0, 0, 0)
 ) -> tuple[Image.Image, np.ndarray]:
     """``image`` fitted into a ``size``×``size`` ``fill`` square by
-    :class:`~finehub.imaging.transforms.Letterbox`, and ``boxes`` mapped into that square (scaled
-    by the resized image's own width and height ratios, so they follow its pixels exactly)."""
+    :class:`~finehub.imaging.transforms.Letterbox`, and ``boxes`` mapped into that square."""
+    letterbox = Letterbox(size, fill)
+    return letterbox(image), letterboxed_boxes(boxes, image.size, letterbox)
+
+
+def letterboxed_boxes(boxes: np.ndarray, image_size: tuple[int, int], letterbox: Letterbox) -> np.ndarray:
+    """Boxes of an image of ``image_size`` (width, height) where ``letterbox`` puts its pixels:
+    scaled by the resized image's own width and height ratios, so they follow its pixels exactly."""
     import numpy as np
 
-    letterbox = Letterbox(size, fill)
-    _, left, top, new_w, new_h = letterbox.place(*image.size)
-    sx, sy = new_w / image.width, new_h / image.height
+    width, height = image_size
+    _, left, top, new_w, new_h = letterbox.place(width, height)
+    sx, sy = new_w / width, new_h / height
     boxes = np.asarray(boxes, dtype=np.float32).reshape(-1, 4)
-    mapped = boxes * np.float32([sx, sy, sx, sy]) + np.float32([left, top, left, top])
-    return letterbox(image), mapped
+    return boxes * np.float32([sx, sy, sx, sy]) + np.float32([left, top, left, top])

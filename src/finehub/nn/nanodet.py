@@ -130,7 +130,7 @@ class NanoDet(nn.Module):
         self.head = nn.ModuleList(HeadLevel(NECK, num_classes) for _ in STRIDES)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        out = RawNanoDet(self)(x)
+        out = head_outputs(self.head, self.neck(self.backbone(x)))
         return out[..., : self.num_classes], out[..., self.num_classes :]
 
 
@@ -145,7 +145,12 @@ class RawNanoDet(nn.Module):
         self.head = net.head
 
     def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
-        return torch.cat([h(f) for h, f in zip(self.head, self.encoder(pixel_values), strict=True)], 1)
+        return head_outputs(self.head, self.encoder(pixel_values))
+
+
+def head_outputs(head: nn.ModuleList, features: Sequence[torch.Tensor]) -> torch.Tensor:
+    """Every level's head output, anchor points of all levels side by side (N×A×(classes + 44))."""
+    return torch.cat([h(f) for h, f in zip(head, features, strict=True)], 1)
 
 
 def with_classes(pretrained: NanoDet, num_classes: int, *, seed: int = 0) -> NanoDet:

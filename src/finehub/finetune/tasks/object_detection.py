@@ -200,7 +200,7 @@ class ObjectDetectionTask(ImageInputs, Task):
 
     def encode_examples(self, examples: Sequence[DetectionExample], *, split: str) -> DetectionSplit:  # type: ignore[override]
         """Check the classes; for evaluation, also each image's objects in the letterboxed frame."""
-        from finehub.imaging.box_transforms import letterbox_with_boxes
+        from finehub.imaging.box_transforms import letterboxed_boxes
         from finehub.imaging.images import load_image
 
         for i, e in enumerate(examples):
@@ -213,9 +213,8 @@ class ObjectDetectionTask(ImageInputs, Task):
         labels = []
         if not train:  # the objects where evaluation batches put them (collate's letterbox)
             for i, e in enumerate(examples):
-                image = load_image(e.image, field=f"{split}[{i}].image")
-                boxes = letterbox_with_boxes(image, e.boxes, self.image_size, self.letterbox.fill)[1]
-                labels.append((boxes, e.labels))
+                size = load_image(e.image, field=f"{split}[{i}].image").size
+                labels.append((letterboxed_boxes(e.boxes, size, self.letterbox), e.labels))
         return DetectionSplit(
             [e.image for e in examples],
             labels,

@@ -58,26 +58,6 @@ def check_score_thresh(score_thresh: Any) -> float:
     return float(score_thresh)
 
 
-def detections_of(
-    raw: np.ndarray,
-    images: Sequence[Image.Image],
-    letterbox: Letterbox,
-    labels: Sequence[str],
-    *,
-    score_thresh: float,
-    nms_iou: float,
-) -> list[list[dict[str, Any]]]:
-    """Result dicts of a batch of raw network outputs (N×A×…) for ``images``, in their pixels."""
-    from finehub.nn.nanodet_io import anchor_points, decode, select
-
-    anchors = anchor_points(letterbox.size, letterbox.size)
-    scores, boxes = decode(raw, len(labels), anchors)
-    return [
-        _results(select(s, b, score_thresh=score_thresh, nms_iou=nms_iou), letterbox, image.size, labels)
-        for s, b, image in zip(scores, boxes, images, strict=True)
-    ]
-
-
 def _results(
     found: Detections, letterbox: Letterbox, size: tuple[int, int], labels: Sequence[str]
 ) -> list[dict[str, Any]]:
@@ -110,7 +90,8 @@ def draw(image: Image.Image, found: list[dict[str, Any]]) -> Image.Image:
 
 @dataclass(frozen=True)
 class DetectorSpec:
-    """How a NanoDet's images are prepared and its outputs named and reduced."""
+    """How a NanoDet's images are prepared and its outputs named and reduced: what the PyTorch
+    modules, the fine-tuning task and the ONNX runtime share."""
 
     letterbox: Letterbox
     mean: tuple[float, ...]
@@ -118,16 +99,53 @@ class DetectorSpec:
     labels: tuple[str, ...]
     nms_iou: float
 
+    @classmethod
+    def from_config(
+        cls, config: Mapping[str, Any], labels: Sequence[str], *, mean: Sequence[float], std: Sequence[float]
+    ) -> DetectorSpec:
+        """The spec of a module config (image_size, nms_iou, and mean/std where it has them)."""
+        mean = tuple(config.get("mean", mean))
+        return cls(
+            letterbox_for(config["image_size"], mean),
+            mean,
+            tuple(config.get("std", std)),
+            tuple(labels),
+            float(config["nms_iou"]),
+        )
+
+    def inputs(self, images: Sequence[Image.Image]) -> np.ndarray:
+        """N×3×S×S float32 network input of decoded images."""
+        import numpy as np
+
+        from finehub.nn.nanodet_io import network_input
+
+        return np.stack([network_input(self.letterbox(img), self.mean, self.std) for img in images])
+
+    def results(
+        self, raw: np.ndarray, images: Sequence[Image.Image], *, score_thresh: float
+    ) -> list[list[dict[str, Any]]]:
+        """Result dicts of a batch of raw network outputs (N×A×…) for ``images``, in their pixels."""
+        from finehub.nn.nanodet_io import anchor_points, decode, select
+
+        anchors = anchor_points(self.letterbox.size, self.letterbox.size)
+        scores, boxes = decode(raw, len(self.labels), anchors)
+        return [
+            _results(
+                select(s, b, score_thresh=score_thresh, nms_iou=self.nms_iou),
+                self.letterbox,
+                image.size,
+                self.labels,
+            )
+            for s, b, image in zip(scores, boxes, images, strict=True)
+        ]
+
 
 def detect(
     net: nn.Module, images: Sequence[Image.Image], spec: DetectorSpec, *, score_thresh: float, batch_size: int
 ) -> list[list[dict[str, Any]]]:
     """Result dicts of decoded PIL images, through ``net`` (a :class:`~finehub.nn.nanodet.RawNanoDet`)
     in batches; its train/eval mode is restored afterwards."""
-    import numpy as np
     import torch
-
-    from finehub.nn.nanodet_io import network_input
 
     device = next(net.parameters()).device
     was_training = net.training
@@ -136,13 +154,10 @@ def detect(
     try:
         for start in range(0, len(images), batch_size):
             chunk = images[start : start + batch_size]
-            arrays = np.stack([network_input(spec.letterbox(img), spec.mean, spec.std) for img in chunk])
-            batch = torch.from_numpy(arrays).to(device, memory_format=torch.channels_last)
+            batch = torch.from_numpy(spec.inputs(chunk)).to(device, memory_format=torch.channels_last)
             with torch.inference_mode():
                 raw = net(batch).float().cpu().numpy()
-            results += detections_of(
-                raw, chunk, spec.letterbox, spec.labels, score_thresh=score_thresh, nms_iou=spec.nms_iou
-            )
+            results += spec.results(raw, chunk, score_thresh=score_thresh)
     finally:
         net.train(was_training)
     return results
@@ -165,13 +180,7 @@ class DetectsObjects(OnDevice):
         # channels-last weights and inputs: oneDNN's fastest layout for these convolutions on CPU
         self.net = net.eval().to(self.device, memory_format=torch.channels_last)
         self.raw_net = RawNanoDet(self.net)  # shares the weights, so to_device moves it too
-        self.spec = DetectorSpec(
-            letterbox_for(config["image_size"], net.MEAN),
-            tuple(config.get("mean", net.MEAN)),
-            tuple(config.get("std", net.STD)),
-            tuple(labels),
-            float(config["nms_iou"]),
-        )
+        self.spec = DetectorSpec.from_config(config, labels, mean=net.MEAN, std=net.STD)
 
     @property
     def letterbox(self) -> Letterbox:

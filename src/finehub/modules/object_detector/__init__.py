@@ -22,9 +22,9 @@ from finehub.hub.module import moduleinfo
 from finehub.modules._common import IMAGE_INPUTS
 from finehub.modules.finetuned import WEIGHTS, FinetunedModule
 from finehub.modules.object_detection_nanodet.detector import (
+    DetectorSpec,
     DetectsObjects,
     check_score_thresh,
-    detections_of,
 )
 
 if TYPE_CHECKING:
@@ -73,16 +73,9 @@ class ObjectDetector(DetectsObjects, FinetunedModule):
 
     @classmethod
     def onnx_feeds(cls, runtime: Any, inputs: Sequence[Any]) -> dict[str, np.ndarray]:
-        import numpy as np
-
         from finehub.imaging.images import load_images
-        from finehub.nn.nanodet_io import network_input
 
-        letterbox, spec = _letterbox(runtime.spec), runtime.spec
-        arrays = [
-            network_input(letterbox(img), spec["mean"], spec["std"]) for img in load_images(list(inputs))
-        ]
-        return {"pixel_values": np.stack(arrays)}
+        return {"pixel_values": _spec(runtime.spec).inputs(load_images(list(inputs)))}
 
     @classmethod
     def onnx_predict(
@@ -91,24 +84,17 @@ class ObjectDetector(DetectsObjects, FinetunedModule):
         """Detections as the PyTorch module gives them; ``threshold`` is its ``score_thresh``."""
         from finehub.imaging.images import load_images
 
-        spec, score_thresh = runtime.spec, check_score_thresh(threshold)
-        images = load_images(list(inputs))
+        spec, score_thresh = _spec(runtime.spec), check_score_thresh(threshold)
 
         def run(batch: Sequence[Any]) -> list[list[dict[str, Any]]]:
-            raw = runtime.raw_outputs(cls.onnx_feeds(runtime, batch))
-            return detections_of(
-                raw,
-                batch,
-                _letterbox(spec),
-                spec["label_names"],
-                score_thresh=score_thresh,
-                nms_iou=spec["nms_iou"],
-            )
+            raw = runtime.raw_outputs({"pixel_values": spec.inputs(batch)})
+            return spec.results(raw, batch, score_thresh=score_thresh)
 
-        return runtime.batched(images, batch_size, run)
+        return runtime.batched(load_images(list(inputs)), batch_size, run)
 
 
-def _letterbox(spec: dict[str, Any]) -> Any:
-    from finehub.modules.object_detection_nanodet.detector import letterbox_for
-
-    return letterbox_for(spec["image_size"], spec["mean"])
+def _spec(settings: dict[str, Any]) -> DetectorSpec:
+    """The ONNX settings (written from the module config) as the PyTorch module's spec."""
+    return DetectorSpec.from_config(
+        settings, settings["label_names"], mean=settings["mean"], std=settings["std"]
+    )
