@@ -201,6 +201,7 @@ def test_optimization_state_round_trip_restores_schedule_position():
         (lambda: AdamWeightDecay(learning_rate=True), "learning_rate"),
         (lambda: AdamWeightDecay(warmup_proportion=None), "warmup_proportion"),
         (lambda: AdamWeightDecay(embedding_lr_scale="10"), "embedding_lr_scale"),
+        (lambda: AdamWeightDecay(head_lr_scale=0), "head_lr_scale"),
         (lambda: L2SP(coeff=[0.1]), "coeff"),
         (lambda: ULMFiT(dis_factor="2.6"), "dis_factor"),
         (lambda: ULMFiT(gradual_unfreeze="no"), "gradual_unfreeze"),
@@ -241,3 +242,22 @@ def test_embedding_lr_scale_gives_the_input_embeddings_their_own_group():
     assert emb_group["lr"] == pytest.approx(1e-2 * 3 / 4)  # the schedule scales every group alike
     plain = AdamWeightDecay(learning_rate=1e-3).build(task.model, total_steps=4, steps_per_epoch=4)
     assert len(plain.optimizer.param_groups) == 2
+
+
+def test_head_lr_scale_steps_the_head_and_crf_faster_than_the_encoder():
+    from finetune.finetune_support import tiny_backbone
+
+    import finehub.finetune as ft
+
+    task = ft.SequenceLabelingTask(tiny_backbone(), num_classes=3, max_seq_len=16, crf=True)
+    opt = AdamWeightDecay(learning_rate=1e-3, head_lr_scale=50).build(
+        task.model, total_steps=4, steps_per_epoch=4
+    )
+    encoder = {id(p) for p in task.model.encoder.parameters()}
+    by_lr: dict[float, set[int]] = {}
+    for group in opt.optimizer.param_groups:
+        by_lr.setdefault(round(group["initial_lr"], 9), set()).update(id(p) for p in group["params"])
+    assert sorted(by_lr) == [1e-3, 5e-2]
+    head = by_lr[5e-2]
+    assert head.isdisjoint(encoder) and {id(p) for p in task.model.crf.parameters()} <= head
+    assert by_lr[1e-3] == encoder

@@ -111,6 +111,21 @@ class OnnxSpec:
     network: Callable[[Any], Any] = lambda module: module.net  # the nn.Module the graph is traced from
 
 
+def image_onnx(*config_keys: str, output: str = "logits", **options: Any) -> OnnxSpec:
+    """The ONNX description of an image kind: one ``pixel_values`` input and the output, each with
+    a dynamic batch; no tokenizer; an example's image as its sample; the module config's
+    ``config_keys`` as the runtime settings. ``options``: the rest of :class:`OnnxSpec`."""
+    return OnnxSpec(
+        settings=lambda m: {k: m.config[k] for k in config_keys},
+        output=output,
+        inputs=("pixel_values",),
+        axes={"pixel_values": {0: "batch"}, output: {0: "batch"}},
+        tokenizer=False,
+        sample=lambda e: e.image,
+        **options,
+    )
+
+
 @dataclass(frozen=True)
 class TaskKind:
     """One kind of fine-tuning problem (see the module docstring)."""

@@ -102,14 +102,19 @@ def layer_groups(model: nn.Module) -> list[list[nn.Parameter]]:
     from torch import nn
 
     encoder = model.encoder
-    encoder_ids = {id(p) for p in encoder.parameters()}
-    head = [p for p in model.parameters() if id(p) not in encoder_ids]
+    head = _head(model)
     stacks = [m for m in encoder.modules() if isinstance(m, nn.ModuleList) and len(m) > 0]
     stack = max(stacks, key=lambda m: sum(p.numel() for p in m.parameters()), default=None)
     layers = [list(layer.parameters()) for layer in reversed(stack)] if stack is not None else []
     in_stack = {id(p) for group in layers for p in group}
     rest = [p for p in encoder.parameters() if id(p) not in in_stack]
     return [g for g in (head, *layers, rest) if g]
+
+
+def _head(model: nn.Module) -> list[nn.Parameter]:
+    """Everything the task added around the encoder."""
+    encoder_ids = {id(p) for p in model.encoder.parameters()}
+    return [p for p in model.parameters() if id(p) not in encoder_ids]
 
 
 def _decay_split(params: Iterable[nn.Parameter], lr: float, weight_decay: float) -> list[dict[str, Any]]:
@@ -161,6 +166,8 @@ class AdamWeightDecay(Strategy):
     ``embedding_lr_scale`` multiplies the learning rate of the encoder's input embeddings: tokens
     added with ``extend_vocab_from`` start untrained, and a larger step lets them catch up in one
     short run (10 took MiniLM from 78.9% to 81.6% test accuracy on chinese-reviews in one epoch).
+    ``head_lr_scale`` does the same for everything outside the encoder (the new head, a CRF's
+    transitions): they start from nothing, and at the encoder's small rate a CRF barely moves.
     """
 
     learning_rate: float = 5e-5
@@ -168,12 +175,14 @@ class AdamWeightDecay(Strategy):
     warmup_proportion: float = 0.1
     weight_decay: float = 0.01
     embedding_lr_scale: float = 1.0
+    head_lr_scale: float = 1.0
 
     def __post_init__(self) -> None:
         super().__post_init__()
         check_number("warmup_proportion", self.warmup_proportion, ge=0, lt=1)
         check_number("weight_decay", self.weight_decay, ge=0)
         check_number("embedding_lr_scale", self.embedding_lr_scale, gt=0)
+        check_number("head_lr_scale", self.head_lr_scale, gt=0)
 
     def build(self, model: nn.Module, *, total_steps: int, steps_per_epoch: int) -> Optimization:
         import torch
@@ -183,7 +192,13 @@ class AdamWeightDecay(Strategy):
         embeddings = (
             get_embeddings().weight if self.embedding_lr_scale != 1 and callable(get_embeddings) else None
         )
-        groups = _decay_split((p for p in model.parameters() if p is not embeddings), lr, wd)
+        head_ids = {id(p) for p in _head(model)} if self.head_lr_scale != 1 else set()
+        groups = _decay_split(
+            (p for p in model.parameters() if p is not embeddings and id(p) not in head_ids), lr, wd
+        )
+        if head_ids:
+            head = (p for p in model.parameters() if id(p) in head_ids)
+            groups += _decay_split(head, lr * self.head_lr_scale, wd)
         if embeddings is not None:
             groups.append({"params": [embeddings], "lr": lr * self.embedding_lr_scale, "weight_decay": wd})
         optimizer = torch.optim.AdamW(groups, lr=self.learning_rate, **_fast_kernels(model))

@@ -7,14 +7,19 @@ of protocol 2 to 5, or a zip holding ``*.pkl`` as ``torch.save`` writes), so ren
 get it past the check. Trusted packages that ship
 pickles are handled once by :func:`convert_pinned_pickle`: the source file's sha256 must match the
 value pinned in the module's metadata, then the tensors are written as safetensors under
-``FINEHUB_HOME/converted/`` and every later load reads that file.
+``FINEHUB_HOME/converted/`` and every later load reads that file. Weights in other formats (ONNX,
+quantised files) become a whole folder once, through :func:`convert_once`.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
+import shutil
+import tempfile
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
@@ -103,6 +108,32 @@ def convert_pinned_pickle(src: str | Path, sha256: str, *, key: str) -> Path:
         with atomic_path(dest) as tmp:
             save_file(tensors, str(tmp))
         log.info("Converted %s to %s", src, dest)
+    return dest
+
+
+def convert_once(name: str, sha256: str, marker: str, write: Callable[[Path], None]) -> Path:
+    """``FINEHUB_HOME/converted/<name>/<sha256[:16]>/``, filled once by ``write(folder)``.
+
+    ``sha256`` is the pinned hash of the main source file, so new sources get a new folder;
+    ``marker`` is the file ``write`` writes that says the folder is complete. ``write`` fills a
+    private temp folder beside the destination, renamed into place under a lock, so concurrent
+    processes convert once and a killed conversion leaves nothing half-written behind.
+    """
+    dest = paths.converted_dir() / name / sha256[:16]
+    if (dest / marker).is_file():
+        return dest
+    with file_lock(dest.with_name(dest.name + ".lock")):
+        if (dest / marker).is_file():
+            return dest
+        tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.tmp-", dir=dest.parent))
+        try:
+            write(tmp)
+            for path in (tmp, *tmp.iterdir()):  # temp files are private; the folder is not
+                path.chmod(0o755 if path.is_dir() else 0o644)
+            os.replace(tmp, dest)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        log.info("Converted %s into %s", name, dest)
     return dest
 
 

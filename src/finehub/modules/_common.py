@@ -30,9 +30,10 @@ from finehub._utils.limits import file_paths_allowed
 from finehub.errors import AssetPackageMissingError, ModuleInputError
 
 if TYPE_CHECKING:
+    import torch
     from PIL import Image
 
-    from finehub.hub.module import Asset
+    from finehub.hub.module import Asset, ModuleInfo
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +83,26 @@ def package_asset_path(asset: Asset, *, module: str, install: str) -> Path:
     if not path.is_file():
         raise AssetPackageMissingError(module, f"{package} (file {inner})", f"{install} --force-reinstall")
     return path
+
+
+def package_file(asset: Asset, *, module: str, install: str) -> Path:
+    """:func:`package_asset_path`, its sha256 checked the first time this process uses it."""
+    path = package_asset_path(asset, module=module, install=install)
+    verify_once(path, asset.sha256)
+    return path
+
+
+def package_weights(asset: Asset, info: ModuleInfo, *, install: str) -> dict[str, torch.Tensor]:
+    """The tensors of a weight file inside an installed package. A pickle is checked against the
+    asset's sha256 and converted once to safetensors (keyed by the module's name and version),
+    never unpickled again; see :func:`~finehub.hub.weights.convert_pinned_pickle`."""
+    from finehub.hub.weights import convert_pinned_pickle, is_pickle, load_state_dict
+
+    path = package_asset_path(asset, module=info.name, install=install)
+    if is_pickle(path):
+        return load_state_dict(convert_pinned_pickle(path, asset.sha256, key=f"{info.name}/{info.version}"))
+    verify_once(path, asset.sha256)
+    return load_state_dict(path)
 
 
 class OnDevice:
@@ -160,6 +181,24 @@ def paddle_images(
     if not inputs:
         raise ModuleInputError("images", "no images given; pass images=[...] or paths=[...]")
     return inputs
+
+
+def read_images(
+    module: Any,
+    images: Any,
+    paths: Sequence[str] | None = None,
+    data: Mapping[str, Any] | None = None,
+    *,
+    use_gpu: Any,
+) -> tuple[list[Any], list[Image.Image]]:
+    """An image method's inputs in PaddleHub's spellings (:func:`paddle_images`), as given (their
+    file names name the drawings) and decoded to RGB, after :func:`honour_use_gpu` has applied
+    ``use_gpu`` to ``module``."""
+    from finehub.imaging.images import load_images
+
+    sources = paddle_images(images, paths, data)
+    honour_use_gpu(module, use_gpu)
+    return sources, load_images(sources)
 
 
 def paddle_texts(texts: Any, data: Any) -> Any:

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from finehub.errors import DataFormatError, MissingDependencyError, ModuleInputError
 from finehub.hub.module import ModuleBase, runnable, serving
 from finehub.imaging.images import ImageLike, load_images
-from finehub.modules._common import check_batch_size, package_asset_path, verify_once
+from finehub.modules._common import check_batch_size, package_weights
 from finehub.nn.device import pick_device
 
 if TYPE_CHECKING:
@@ -82,25 +82,13 @@ class ImageNetClassifier(ModuleBase):
         self.resize, self.image_size = int(config["resize"]), int(config["image_size"])
         self.mean, self.std = rgb_triple(config["mean"]), rgb_triple(config["std"])
         self._net = self.build_network(NUM_CLASSES)
-        self._net.load_state_dict(self._load_weights(), strict=True)
+        weights = package_weights(self.info.assets[0], self.info, install=self.weights_install)
+        self._net.load_state_dict(weights, strict=True)
         self._net.eval().to(self.device)
         self._transform = eval_transform(
             resize=self.resize, image_size=self.image_size, mean=self.mean, std=self.std
         )
         self.labels = imagenet_labels()
-
-    def _load_weights(self) -> dict[str, torch.Tensor]:
-        """The pinned weight file as tensors; a pickle is converted once to safetensors, never unpickled again."""
-        from finehub.hub.weights import convert_pinned_pickle, is_pickle, load_state_dict
-
-        asset = self.info.assets[0]
-        src = package_asset_path(asset, module=self.name, install=self.weights_install)
-        if is_pickle(src):
-            return load_state_dict(
-                convert_pinned_pickle(src, asset.sha256, key=f"{self.name}/{self.version}")
-            )
-        verify_once(src, asset.sha256)
-        return load_state_dict(src)
 
     @runnable
     @serving(batch="images")

@@ -34,41 +34,53 @@ from finehub.nn.nms import batched_nms, nms
 _CHUNK = 512  # R-Net/O-Net crops per forward pass, bounding memory on crowded batches
 
 
-class PNet(nn.Module):
+# One convolution stage: (output channels, kernel size, (kernel, stride) of the max-pool after it or None).
+Stage = tuple[int, int, tuple[int, int] | None]
+
+
+class _ConvStages(nn.Module):
+    """The convolution stages the three networks start with, named as in the Caffe original:
+    ``conv<i>``, ``prelu<i>`` and, where the stage pools, ``pool<i>`` (ceil mode)."""
+
+    def __init__(self, stages: Sequence[Stage]) -> None:
+        super().__init__()
+        self.num_stages = len(stages)
+        channels = 3
+        for i, (out, kernel, pool) in enumerate(stages, 1):
+            self.add_module(f"conv{i}", nn.Conv2d(channels, out, kernel_size=kernel))
+            self.add_module(f"prelu{i}", nn.PReLU(out))
+            if pool is not None:
+                self.add_module(f"pool{i}", nn.MaxPool2d(*pool, ceil_mode=True))
+            channels = out
+
+    def stages(self, x: torch.Tensor) -> torch.Tensor:
+        for i in range(1, self.num_stages + 1):
+            x = getattr(self, f"prelu{i}")(getattr(self, f"conv{i}")(x))
+            pool = getattr(self, f"pool{i}", None)
+            if pool is not None:
+                x = pool(x)
+        return x
+
+
+class PNet(_ConvStages):
     """Proposal network: fully convolutional, 12×12 receptive field, stride 2."""
 
     def __init__(self) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(3, 10, kernel_size=3)
-        self.prelu1 = nn.PReLU(10)
-        self.pool1 = nn.MaxPool2d(2, 2, ceil_mode=True)
-        self.conv2 = nn.Conv2d(10, 16, kernel_size=3)
-        self.prelu2 = nn.PReLU(16)
-        self.conv3 = nn.Conv2d(16, 32, kernel_size=3)
-        self.prelu3 = nn.PReLU(32)
+        super().__init__([(10, 3, (2, 2)), (16, 3, None), (32, 3, None)])
         self.conv4_1 = nn.Conv2d(32, 2, kernel_size=1)
         self.conv4_2 = nn.Conv2d(32, 4, kernel_size=1)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(box regression N×4×h×w, face probability N×h×w)."""
-        x = self.pool1(self.prelu1(self.conv1(x)))
-        x = self.prelu3(self.conv3(self.prelu2(self.conv2(x))))
+        x = self.stages(x)
         return self.conv4_2(x), self.conv4_1(x).softmax(dim=1)[:, 1]
 
 
-class RNet(nn.Module):
+class RNet(_ConvStages):
     """Refinement network on 24×24 crops."""
 
     def __init__(self) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(3, 28, kernel_size=3)
-        self.prelu1 = nn.PReLU(28)
-        self.pool1 = nn.MaxPool2d(3, 2, ceil_mode=True)
-        self.conv2 = nn.Conv2d(28, 48, kernel_size=3)
-        self.prelu2 = nn.PReLU(48)
-        self.pool2 = nn.MaxPool2d(3, 2, ceil_mode=True)
-        self.conv3 = nn.Conv2d(48, 64, kernel_size=2)
-        self.prelu3 = nn.PReLU(64)
+        super().__init__([(28, 3, (3, 2)), (48, 3, (3, 2)), (64, 2, None)])
         self.dense4 = nn.Linear(576, 128)
         self.prelu4 = nn.PReLU(128)
         self.dense5_1 = nn.Linear(128, 2)
@@ -76,29 +88,15 @@ class RNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(box regression N×4, face probability N)."""
-        x = self.pool1(self.prelu1(self.conv1(x)))
-        x = self.pool2(self.prelu2(self.conv2(x)))
-        x = self.prelu3(self.conv3(x))
-        x = self.prelu4(self.dense4(_caffe_flatten(x)))
+        x = self.prelu4(self.dense4(_caffe_flatten(self.stages(x))))
         return self.dense5_2(x), self.dense5_1(x).softmax(dim=1)[:, 1]
 
 
-class ONet(nn.Module):
+class ONet(_ConvStages):
     """Output network on 48×48 crops; also predicts five landmarks."""
 
     def __init__(self) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(3, 32, kernel_size=3)
-        self.prelu1 = nn.PReLU(32)
-        self.pool1 = nn.MaxPool2d(3, 2, ceil_mode=True)
-        self.conv2 = nn.Conv2d(32, 64, kernel_size=3)
-        self.prelu2 = nn.PReLU(64)
-        self.pool2 = nn.MaxPool2d(3, 2, ceil_mode=True)
-        self.conv3 = nn.Conv2d(64, 64, kernel_size=3)
-        self.prelu3 = nn.PReLU(64)
-        self.pool3 = nn.MaxPool2d(2, 2, ceil_mode=True)
-        self.conv4 = nn.Conv2d(64, 128, kernel_size=2)
-        self.prelu4 = nn.PReLU(128)
+        super().__init__([(32, 3, (3, 2)), (64, 3, (3, 2)), (64, 3, (2, 2)), (128, 2, None)])
         self.dense5 = nn.Linear(1152, 256)
         self.prelu5 = nn.PReLU(256)
         self.dense6_1 = nn.Linear(256, 2)
@@ -107,10 +105,7 @@ class ONet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(box regression N×4, landmarks N×10 as x1..x5, y1..y5 relative to the box, face probability N)."""
-        x = self.pool1(self.prelu1(self.conv1(x)))
-        x = self.pool2(self.prelu2(self.conv2(x)))
-        x = self.pool3(self.prelu3(self.conv3(x)))
-        x = self.prelu5(self.dense5(_caffe_flatten(self.prelu4(self.conv4(x)))))
+        x = self.prelu5(self.dense5(_caffe_flatten(self.stages(x))))
         return self.dense6_2(x), self.dense6_3(x), self.dense6_1(x).softmax(dim=1)[:, 1]
 
 

@@ -1,4 +1,5 @@
-"""What the image task kinds share: splits that keep images as given, and a content-keyed cache.
+"""What the image task kinds share: a base class taking their common arguments, splits that keep
+images as given, and a content-keyed cache.
 
 Images are decoded per batch (in ``collate``), so encoding a split only checks its labels and keeps
 references; ``train`` splits are augmented, the others are not, so one content is cached twice.
@@ -12,13 +13,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from finehub.errors import ConfigError
+from finehub.finetune.tasks._text_base import check_label_names, check_num_classes, check_seed
+from finehub.finetune.tasks.base import Task
 
 A = TypeVar("A")
 
 if TYPE_CHECKING:
     import numpy as np
-
-    from finehub.finetune.collate import EncodedSplit
 
 
 @dataclass(frozen=True)
@@ -40,17 +41,52 @@ class ImageSplit:
         return np.ones(len(self.images), dtype=np.int64)  # all the same: batches are plain shuffles
 
 
-class ImageInputs:
-    """``encode`` and ``encoding_key`` of a task on images. Mix in before the Task base; the task
-    says what identifies an example's label with :meth:`label_bytes`."""
+IMAGE_OPTIONS = ("num_classes", "label_names", "augment", "metrics", "main_metric", "seed")
+
+
+def image_options(arguments: Mapping[str, Any]) -> dict[str, Any]:
+    """The :class:`ImageTask` settings among a subclass constructor's ``arguments`` (its
+    ``locals()``), so each kind lists its parameters once, in its own signature, for YAML's checks."""
+    return {k: arguments[k] for k in IMAGE_OPTIONS}
+
+
+class ImageTask(Task):
+    """A task on an image backbone: the arguments every image kind takes (classes and their names,
+    augmentation, metrics, seed), and ``encode`` / ``encoding_key`` over images; the kind says what
+    identifies an example's label with :meth:`label_bytes`.
+
+    ``augment`` becomes an ``augmentation_kind`` (see :func:`augmentation`); ``base_module`` is the
+    name of the module the backbone came from, recorded in the export.
+    """
 
     image_size: int
-    _encoded: dict[str, EncodedSplit]
+
+    def __init__(
+        self,
+        module: Any,
+        backbone: Any,
+        *,
+        num_classes: int,
+        min_classes: int,
+        label_names: Sequence[str] | None,
+        augment: Any,
+        augmentation_kind: type,
+        metrics: Sequence[str],
+        main_metric: str,
+        seed: int,
+    ) -> None:
+        super().__init__(metrics=metrics, main_metric=main_metric)
+        self.num_classes = check_num_classes(num_classes, minimum=min_classes)
+        self.label_names = check_label_names(label_names, num_classes)
+        check_seed(seed)
+        self.augment = augmentation(augment, augmentation_kind)
+        self.backbone = backbone
+        self.base_module = getattr(getattr(module, "info", None), "name", None)
 
     def encode(self, examples: Sequence[Any], *, split: str = "data") -> Any:
         key = f"{self.encoding_key(examples)}/{split == 'train'}"
         if key not in self._encoded:
-            self._encoded[key] = self.encode_examples(examples, split=split)  # type: ignore[attr-defined]
+            self._encoded[key] = self.encode_examples(examples, split=split)
         return self._encoded[key]
 
     def encoding_key(self, examples: Sequence[Any]) -> str:

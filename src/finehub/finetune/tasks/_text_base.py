@@ -147,10 +147,7 @@ class TextTask(Task):
 
     def export_encoder(self, folder: Path) -> dict[str, Any]:
         """Write the weights, encoder config and tokenizer; return the encoder's ``config`` fields."""
-        from safetensors.torch import save_file
-
-        state = {k: v.detach().to("cpu").contiguous() for k, v in self.model.state_dict().items()}
-        save_file(state, str(folder / self.weights_file))
+        self.save_weights(folder)
         self.backbone.model.config.save_pretrained(folder)
         self.tokenizer.save_pretrained(folder)
         return {

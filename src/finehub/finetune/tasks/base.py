@@ -109,6 +109,13 @@ class Task(ABC):
 
         self.model.load_state_dict(load_state_dict(folder / self.weights_file))
 
+    def save_weights(self, folder: Path) -> None:
+        """Write ``model``'s state dict into ``folder`` as the exported module reads it (safetensors, on CPU)."""
+        from safetensors.torch import save_file
+
+        state = {k: v.detach().to("cpu").contiguous() for k, v in self.model.state_dict().items()}
+        save_file(state, str(folder / self.weights_file))
+
     @abstractmethod
     def encoding_key(self, examples: Sequence[TextExample]) -> str:
         """A content key for the tokenise-once cache (texts, labels and settings)."""
@@ -207,11 +214,14 @@ def as_backbone(module_or_backbone: Any, kind: type[B], wrong: str) -> B:
 # --- what bind() checks ---------------------------------------------------------------------------
 
 
-def check_examples(dataset: Dataset, kind: type, wanted: str) -> None:
-    """ConfigError unless every training example of ``dataset`` is a ``kind`` (``wanted`` says
-    which examples the task needs and where to get them)."""
+def bind_examples(task: Any, dataset: Dataset, kind: type, wanted: str, *, unit: str = "classes") -> None:
+    """``bind`` of a task on ``kind`` examples with a class per label: ConfigError unless every
+    training example of ``dataset`` is a ``kind`` (``wanted`` says which examples the task needs and
+    where to get them) and the class counts agree; then the dataset's label names are adopted."""
     if not all(isinstance(e, kind) for e in dataset.train):
         raise ConfigError("dataset", f"{dataset.name!r} does not hold {wanted}")
+    check_class_count(task, dataset, unit=unit)
+    adopt_label_names(task, dataset)
 
 
 def check_class_count(task: Any, dataset: Dataset, *, unit: str = "classes") -> None:

@@ -12,18 +12,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from finehub.errors import ConfigError
-from finehub.finetune.kinds import OnnxSpec, task_kind
+from finehub.finetune.kinds import image_onnx, task_kind
 from finehub.finetune.metrics import CLASSIFICATION_METRICS
-from finehub.finetune.tasks._image_base import ImageInputs, ImageSplit, augmentation
-from finehub.finetune.tasks._text_base import check_label_names, check_num_classes, check_seed
-from finehub.finetune.tasks.base import (
-    SingleLabelClassification,
-    Task,
-    adopt_label_names,
-    as_backbone,
-    check_class_count,
-    check_examples,
-)
+from finehub.finetune.tasks._image_base import ImageSplit, ImageTask, image_options
+from finehub.finetune.tasks.base import SingleLabelClassification, as_backbone, bind_examples
 from finehub.finetune.validation import check_number
 
 if TYPE_CHECKING:
@@ -60,16 +52,9 @@ def _random_images() -> list[Any]:
     names=("ImageClassificationTask", "ImageClassifierTask"),
     module="finehub.modules.image_classifier:ImageClassifier",
     tags=("image", "classification"),
-    onnx=OnnxSpec(
-        settings=lambda m: {k: m.config[k] for k in ("label_names", "image_size", "resize", "mean", "std")},
-        inputs=("pixel_values",),
-        axes={"pixel_values": {0: "batch"}, "logits": {0: "batch"}},
-        tokenizer=False,
-        sample=lambda e: e.image,
-        fallback=_random_images,
-    ),
+    onnx=image_onnx("label_names", "image_size", "resize", "mean", "std", fallback=_random_images),
 )
-class ImageClassificationTask(ImageInputs, SingleLabelClassification, Task):
+class ImageClassificationTask(SingleLabelClassification, ImageTask):
     """Backbone features -> dropout -> linear layer -> softmax over ``num_classes``.
 
     ``image_size`` (default: the backbone's, 224) sets the crop; the resize before it keeps the
@@ -84,6 +69,7 @@ class ImageClassificationTask(ImageInputs, SingleLabelClassification, Task):
     """
 
     known_metrics = CLASSIFICATION_METRICS
+    augment: Augmentation | None
 
     def __init__(
         self,
@@ -105,20 +91,16 @@ class ImageClassificationTask(ImageInputs, SingleLabelClassification, Task):
         from finehub.imaging.transforms import eval_transform
         from finehub.nn.heads import ImageClassifierNet
 
-        super().__init__(metrics=metrics, main_metric=main_metric)
         backbone = as_image_backbone(module)
-        self.num_classes = check_num_classes(num_classes, minimum=2)
-        self.label_names = check_label_names(label_names, num_classes)
+        super().__init__(
+            module, backbone, min_classes=2, augmentation_kind=Augmentation, **image_options(locals())
+        )
         size = check_number(
             "image_size", image_size, ge=16, le=1024, integer=True, none="the backbone's size"
         )
         size = backbone.image_size if size is None else size
         check_number("dropout", dropout, ge=0, lt=1)
         check_number("norm_momentum", norm_momentum, gt=0, le=1, none="keep the backbone's")
-        check_seed(seed)
-        self.augment = augmentation(augment, Augmentation)
-        self.backbone = backbone
-        self.base_module = getattr(getattr(module, "info", None), "name", None)
         self.image_size, self.resize = size, round(size * backbone.resize / backbone.image_size)
         self.dropout = float(dropout)
         self.eval_transform = eval_transform(
@@ -144,14 +126,13 @@ class ImageClassificationTask(ImageInputs, SingleLabelClassification, Task):
     def bind(self, dataset: Dataset) -> None:
         from finehub.data.examples_extra import ImageExample
 
-        check_examples(
+        bind_examples(
+            self,
             dataset,
             ImageExample,
             "ImageExample(image, label) examples; load images with hub.datasets.image_folder(...) "
             "or a built-in such as 'digits'",
         )
-        check_class_count(self, dataset)
-        adopt_label_names(self, dataset)
 
     def encode_examples(self, examples: Sequence[ImageExample], *, split: str) -> ImageSplit:  # type: ignore[override]
         import numpy as np
@@ -204,10 +185,7 @@ class ImageClassificationTask(ImageInputs, SingleLabelClassification, Task):
         return {**fields, "tags": [*fields["tags"], self.backbone.arch]}
 
     def export_config(self, folder: Path) -> dict[str, Any]:
-        from safetensors.torch import save_file
-
-        state = {k: v.detach().to("cpu").contiguous() for k, v in self.model.state_dict().items()}
-        save_file(state, str(folder / self.weights_file))
+        self.save_weights(folder)
         b = self.backbone
         return {
             "num_classes": self.num_classes,

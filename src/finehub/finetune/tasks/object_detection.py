@@ -22,17 +22,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from finehub.errors import ConfigError
-from finehub.finetune.kinds import OnnxSpec, task_kind
+from finehub.finetune.kinds import image_onnx, task_kind
 from finehub.finetune.metrics import DETECTION_METRICS
-from finehub.finetune.tasks._image_base import ImageInputs, ImageSplit, augmentation
-from finehub.finetune.tasks._text_base import check_label_names, check_num_classes, check_seed
-from finehub.finetune.tasks.base import (
-    Task,
-    adopt_label_names,
-    as_backbone,
-    check_class_count,
-    check_examples,
-)
+from finehub.finetune.tasks._image_base import ImageSplit, ImageTask, image_options
+from finehub.finetune.tasks.base import as_backbone, bind_examples
 from finehub.finetune.validation import check_bool, check_number
 
 if TYPE_CHECKING:
@@ -97,20 +90,20 @@ def _sample_images() -> list[Any]:
     names=("ObjectDetectionTask", "DetectionTask"),
     module="finehub.modules.object_detector:ObjectDetector",
     tags=("vision", "detection"),
-    onnx=OnnxSpec(
-        settings=lambda m: {k: m.config[k] for k in ("label_names", "image_size", "mean", "std", "nms_iou")},
+    onnx=image_onnx(
+        "label_names",
+        "image_size",
+        "mean",
+        "std",
+        "nms_iou",
         output="raw",
-        inputs=("pixel_values",),
-        axes={"pixel_values": {0: "batch"}, "raw": {0: "batch"}},
-        tokenizer=False,
-        sample=lambda e: e.image,
         fallback=_sample_images,
         answer=lambda found: [d["label"] for d in found],
         score=lambda results, examples, names: ("map50", _map50(results, examples, names)),
         network=lambda module: module.raw_net,
     ),
 )
-class ObjectDetectionTask(ImageInputs, Task):
+class ObjectDetectionTask(ImageTask):
     """NanoDet's backbone and neck, a class head sized to ``num_classes``, NanoDet's loss.
 
     ``image_size``: the letterboxed square the network sees (a multiple of 32; 416 as pretrained,
@@ -122,6 +115,7 @@ class ObjectDetectionTask(ImageInputs, Task):
     """
 
     known_metrics = DETECTION_METRICS
+    augment: DetectionAugmentation | None
 
     def __init__(
         self,
@@ -146,10 +140,14 @@ class ObjectDetectionTask(ImageInputs, Task):
         from finehub.nn.nanodet import NanoDet, RawNanoDet, with_classes
         from finehub.nn.nanodet_io import REG_MAX, level_shapes
 
-        super().__init__(metrics=metrics, main_metric=main_metric)
         backbone = as_detection_backbone(module)
-        self.num_classes = check_num_classes(num_classes, minimum=1)
-        self.label_names = check_label_names(label_names, num_classes)
+        super().__init__(
+            module,
+            backbone,
+            min_classes=1,
+            augmentation_kind=DetectionAugmentation,
+            **image_options(locals()),
+        )
         check_number("image_size", image_size, ge=64, le=1280, integer=True)
         if image_size % 32:
             raise ConfigError(
@@ -158,10 +156,6 @@ class ObjectDetectionTask(ImageInputs, Task):
         check_bool("pretrained", pretrained)
         check_number("eval_score_thresh", eval_score_thresh, gt=0, lt=1)
         check_number("nms_iou", nms_iou, gt=0, le=1)
-        check_seed(seed)
-        self.augment = augmentation(augment, DetectionAugmentation)
-        self.backbone = backbone
-        self.base_module = getattr(getattr(module, "info", None), "name", None)
         self.image_size, self.pretrained = int(image_size), bool(pretrained)
         self.eval_score_thresh, self.nms_iou = float(eval_score_thresh), float(nms_iou)
         self.mean, self.std = tuple(backbone.mean), tuple(backbone.std)
@@ -184,14 +178,13 @@ class ObjectDetectionTask(ImageInputs, Task):
     def bind(self, dataset: Dataset) -> None:
         from finehub.data.detection import DetectionExample
 
-        check_examples(
+        bind_examples(
+            self,
             dataset,
             DetectionExample,
             "DetectionExample(image, boxes, labels) examples; load them with hub.datasets.from_coco, "
             "from_voc or from_yolo, or a built-in such as 'pasted-objects'",
         )
-        check_class_count(self, dataset)
-        adopt_label_names(self, dataset)
 
     # --- data --------------------------------------------------------------------------------------
 
@@ -322,10 +315,7 @@ class ObjectDetectionTask(ImageInputs, Task):
     # --- export ----------------------------------------------------------------------------------------
 
     def export_config(self, folder: Path) -> dict[str, Any]:
-        from safetensors.torch import save_file
-
-        state = {k: v.detach().to("cpu").contiguous() for k, v in self.model.state_dict().items()}
-        save_file(state, str(folder / self.weights_file))
+        self.save_weights(folder)
         return {
             "num_classes": self.num_classes,
             "label_names": list(self.label_names),

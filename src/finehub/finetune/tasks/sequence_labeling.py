@@ -22,7 +22,7 @@ from finehub.errors import ConfigError
 from finehub.finetune.collate import PAD_MULTIPLE, EncodedSplit, collate, text_digest
 from finehub.finetune.kinds import SAMPLE_TEXTS, OnnxSpec, task_kind, text_axes, text_settings
 from finehub.finetune.tasks._text_base import TextTask, check_label_names, check_num_classes, encoder_options
-from finehub.finetune.tasks.base import adopt_label_names, check_class_count, check_examples
+from finehub.finetune.tasks.base import bind_examples
 from finehub.finetune.validation import check_bool
 
 if TYPE_CHECKING:
@@ -130,14 +130,14 @@ class SequenceLabelingTask(TextTask):
     def bind(self, dataset: Dataset) -> None:
         from finehub.data.examples_extra import TokenExample
 
-        check_examples(
+        bind_examples(
+            self,
             dataset,
             TokenExample,
             "TokenExample(tokens, tags) examples; sequence labelling needs one tag per token "
             "(e.g. hub.datasets.load('peoples-daily-ner'))",
+            unit="tags",
         )
-        check_class_count(self, dataset, unit="tags")
-        adopt_label_names(self, dataset)
         if self.char_level is None:
             self.char_level = all(len(t) == 1 for e in dataset.train for t in e.tokens)
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from finehub.errors import ModuleInputError
 from finehub.hub.module import Asset, ModuleBase, moduleinfo, runnable, serving
 from finehub.imaging.draw import draw_annotations
-from finehub.imaging.images import ImageLike, load_images
+from finehub.imaging.images import ImageLike
 from finehub.modules._common import (
     BUILT_IN_FINEHUB,
     IMAGE_INPUTS,
@@ -29,10 +29,9 @@ from finehub.modules._common import (
     check_batch_size,
     drawings,
     entries_with_drawings,
-    honour_use_gpu,
     items_with_drawings,
-    package_asset_path,
-    paddle_images,
+    package_weights,
+    read_images,
     refuse_drawing_here,
     rgb_from_bgr,
 )
@@ -97,23 +96,13 @@ class FaceDetectionMTCNN(OnDevice, ModuleBase):
         super().__init__(directory=directory, **init_args)
         import torch
 
-        from finehub.hub.weights import convert_pinned_pickle, load_state_dict
         from finehub.nn.mtcnn import MTCNN
 
         self.device = torch.device(device)
         self.net: MTCNN = MTCNN()
         for asset in self.info.assets:
-            stem = Path(asset.path).stem
-            tensors = load_state_dict(
-                convert_pinned_pickle(
-                    package_asset_path(
-                        asset, module=self.info.name, install=self.info.config["weights_install"]
-                    ),
-                    asset.sha256,
-                    key=f"{self.info.name}/{self.info.version}",
-                )
-            )
-            getattr(self.net, stem).load_state_dict(tensors, strict=True)
+            tensors = package_weights(asset, self.info, install=self.info.config["weights_install"])
+            getattr(self.net, Path(asset.path).stem).load_state_dict(tensors, strict=True)
         self.net.eval().to(self.device)
 
     @runnable
@@ -142,12 +131,13 @@ class FaceDetectionMTCNN(OnDevice, ModuleBase):
         draw = visualize or visualization
         if draw:
             refuse_drawing_here("detect_faces", "face_detection")
-        inputs = paddle_images(images, paths)
-        honour_use_gpu(self, use_gpu)
-        found = self._run(inputs, min_face_size, thresholds, keep_all, batch_size)
-        images_, results = [image for image, _ in found], [faces for _, faces in found]
+        check_batch_size(batch_size)
+        sources, pil_images = read_images(self, images, paths, use_gpu=use_gpu)
+        results = self._run(pil_images, min_face_size, thresholds, keep_all, batch_size)
         if draw:  # one drawing per input, faces or not
-            results = items_with_drawings(results, drawings(inputs, images_, results, _drawing, output_dir))
+            results = items_with_drawings(
+                results, drawings(sources, pil_images, results, _drawing, output_dir)
+            )
         return results
 
     @serving(batch="images", exclude=("paths", "data", "output_dir"))
@@ -170,9 +160,9 @@ class FaceDetectionMTCNN(OnDevice, ModuleBase):
         PaddleHub, arrays in ``images`` are BGR (``cv2.imread`` order); ``detect_faces`` takes RGB.
         With ``visualization=True`` each entry gets ``save_path`` (or ``image_base64`` over HTTP).
         """
-        inputs = paddle_images(rgb_from_bgr(images), paths, data)
-        honour_use_gpu(self, use_gpu)
-        found = self._run(inputs, 20, (0.6, 0.7, confs_threshold), True, batch_size)
+        check_batch_size(batch_size)
+        sources, pil_images = read_images(self, rgb_from_bgr(images), paths, data, use_gpu=use_gpu)
+        found = self._run(pil_images, 20, (0.6, 0.7, confs_threshold), True, batch_size)
         results: list[dict[str, Any]] = [
             {
                 "data": [
@@ -187,29 +177,27 @@ class FaceDetectionMTCNN(OnDevice, ModuleBase):
                 ],
                 "path": _input_path(source),
             }
-            for source, (_, faces) in zip(inputs, found, strict=True)
+            for source, faces in zip(sources, found, strict=True)
         ]
         if visualization:
-            images_, faces = [image for image, _ in found], [faces for _, faces in found]
-            results = entries_with_drawings(results, drawings(inputs, images_, faces, _drawing, output_dir))
+            results = entries_with_drawings(
+                results, drawings(sources, pil_images, found, _drawing, output_dir)
+            )
         return results
 
     def _run(
-        self, images: list[Any], min_face_size: Any, thresholds: Any, keep_all: bool, batch_size: Any
-    ) -> list[tuple[Image.Image, list[dict[str, Any]]]]:
-        """(decoded image, faces) per input, ``batch_size`` images per pass through the cascade."""
-        check_batch_size(batch_size)
-        pil_images = load_images(images)
+        self, images: list[Image.Image], min_face_size: Any, thresholds: Any, keep_all: bool, batch_size: int
+    ) -> list[list[dict[str, Any]]]:
+        """The faces of each image, ``batch_size`` images per pass through the cascade."""
         results = []
-        for start in range(0, len(pil_images), batch_size):
-            chunk = pil_images[start : start + batch_size]
-            for image, found in zip(chunk, self._detect(chunk, min_face_size, thresholds), strict=True):
+        for start in range(0, len(images), batch_size):
+            for found in self._detect(images[start : start + batch_size], min_face_size, thresholds):
                 faces = [_face_dict(found, k) for k in range(len(found.scores))]
                 if not keep_all and faces:
                     faces = [
                         max(faces, key=lambda f: (f["box"][2] - f["box"][0]) * (f["box"][3] - f["box"][1]))
                     ]
-                results.append((image, faces))
+                results.append(faces)
         return results
 
     def _detect(self, images: list[Image.Image], min_face_size: Any, thresholds: Any) -> list[Detections]:

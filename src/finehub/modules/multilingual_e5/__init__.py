@@ -9,9 +9,6 @@ Both are checked against the sha256 pinned below, then dequantised once into a s
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -155,25 +152,13 @@ class MultilingualE5Small(TextEncoder):
 
 def converted_folder(weights: Path, tokenizer: Path, assets: Sequence[Asset]) -> Path:
     """``FINEHUB_HOME/converted/multilingual-e5-small/<sha>/``: the BertModel folder, written once
-    (sha256-checked sources, temp folder renamed into place under a lock)."""
-    from finehub._utils import paths
-    from finehub._utils.fs import file_lock
+    (the sources' sha256 checked then; see :func:`~finehub.hub.weights.convert_once`)."""
+    from finehub.hub.weights import convert_once
     from finehub.modules.multilingual_e5.convert import write_hf_folder
 
-    dest = paths.converted_dir() / "multilingual-e5-small" / assets[0].sha256[:16]
-    if (dest / "model.safetensors").is_file():
-        return dest
-    with file_lock(dest.with_name(dest.name + ".lock")):
-        if (dest / "model.safetensors").is_file():
-            return dest
+    def write(folder: Path) -> None:
         for path, asset in zip((weights, tokenizer), assets, strict=True):
             verify_once(path, asset.sha256)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.tmp-", dir=dest.parent))
-        try:
-            write_hf_folder(weights, tokenizer, tmp)
-            for path in (tmp, *tmp.iterdir()):  # temp files are private; the folder is not
-                path.chmod(0o755 if path.is_dir() else 0o644)
-            os.replace(tmp, dest)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-    return dest
+        write_hf_folder(weights, tokenizer, folder)
+
+    return convert_once("multilingual-e5-small", assets[0].sha256, "model.safetensors", write)

@@ -25,9 +25,8 @@ from finehub.modules._common import (
     Visualization,
     check_batch_size,
     drawings,
-    honour_use_gpu,
     items_with_drawings,
-    paddle_images,
+    read_images,
 )
 from finehub.modules._human_models import OnDevice
 
@@ -204,13 +203,9 @@ class DetectsObjects(OnDevice):
         PNG per image is written to ``output_dir`` and each detection gets its path as
         ``"save_path"`` (over HTTP, where nothing is written, the drawing as ``"image_base64"``).
         """
-        from finehub.imaging.images import load_images
-
         score_thresh = check_score_thresh(score_thresh)
         batch_size = check_batch_size(batch_size)
-        sources = paddle_images(images, paths)
-        honour_use_gpu(self, use_gpu)
-        pil_images = load_images(sources)
+        sources, pil_images = read_images(self, images, paths, use_gpu=use_gpu)
         results = detect(
             self.raw_net, pil_images, self.spec, score_thresh=score_thresh, batch_size=batch_size
         )

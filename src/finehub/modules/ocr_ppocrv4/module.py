@@ -16,7 +16,7 @@ from finehub._utils.lazy import require
 from finehub.errors import ModuleInputError
 from finehub.hub.module import Asset, ModuleBase, moduleinfo, runnable, serving
 from finehub.imaging.draw import draw_annotations
-from finehub.imaging.images import ImageLike, load_images
+from finehub.imaging.images import ImageLike
 from finehub.modules._common import (
     BUILT_IN_FINEHUB,
     IMAGE_INPUTS,
@@ -28,13 +28,11 @@ from finehub.modules._common import (
     check_batch_size,
     drawings,
     entries_with_drawings,
-    honour_use_gpu,
     items_with_drawings,
-    package_asset_path,
-    paddle_images,
+    package_file,
+    read_images,
     refuse_drawing_here,
     rgb_from_bgr,
-    verify_once,
 )
 
 if TYPE_CHECKING:
@@ -136,11 +134,13 @@ class OCRPPOCRv4(ModuleBase):
         draw = visualize or visualization
         if draw:
             refuse_drawing_here("ocr", "recognize_text")
-        inputs = paddle_images(images, paths)
-        read = self._read(inputs, box_threshold, text_threshold, use_angle_cls, use_gpu, batch_size)
-        images_, results = [image for image, _ in read], [lines for _, lines in read]
+        check_batch_size(batch_size)
+        sources, pil_images = read_images(self, images, paths, use_gpu=use_gpu)
+        results = self._read(pil_images, box_threshold, text_threshold, use_angle_cls)
         if draw:
-            results = items_with_drawings(results, drawings(inputs, images_, results, _drawing, output_dir))
+            results = items_with_drawings(
+                results, drawings(sources, pil_images, results, _drawing, output_dir)
+            )
         return results
 
     @serving(batch="images", exclude=("paths", "output_dir"))
@@ -163,8 +163,9 @@ class OCRPPOCRv4(ModuleBase):
         Upside-down lines are turned upright first, as PaddleHub's OCR modules do. Arrays in
         ``images`` are BGR (``cv2.imread`` order), as in PaddleHub; ``ocr`` takes RGB.
         """
-        inputs = paddle_images(rgb_from_bgr(images), paths)
-        read = self._read(inputs, box_thresh, text_thresh, True, use_gpu, batch_size)
+        check_batch_size(batch_size)
+        sources, pil_images = read_images(self, rgb_from_bgr(images), paths, use_gpu=use_gpu)
+        read = self._read(pil_images, box_thresh, text_thresh, True)
         results: list[dict[str, Any]] = [
             {
                 "data": [
@@ -173,32 +174,25 @@ class OCRPPOCRv4(ModuleBase):
                 ],
                 "save_path": "",
             }
-            for _, lines in read
+            for lines in read
         ]
         if visualization:
-            images_, lines = [image for image, _ in read], [lines for _, lines in read]
-            results = entries_with_drawings(results, drawings(inputs, images_, lines, _drawing, output_dir))
+            results = entries_with_drawings(
+                results, drawings(sources, pil_images, read, _drawing, output_dir)
+            )
         return results
 
     def _read(
-        self,
-        inputs: list[Any],
-        box_threshold: Any,
-        text_threshold: Any,
-        use_angle_cls: Any,
-        use_gpu: Any,
-        batch_size: Any,
-    ) -> list[tuple[Image.Image, list[dict[str, Any]]]]:
-        """(decoded image, lines as finehub's dicts) per input."""
+        self, images: list[Image.Image], box_threshold: Any, text_threshold: Any, use_angle_cls: Any
+    ) -> list[list[dict[str, Any]]]:
+        """The lines of each image, as finehub's dicts."""
         import numpy as np
 
         for name, value in (("box_threshold", box_threshold), ("text_threshold", text_threshold)):
             if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value <= 1:
                 raise ModuleInputError(name, f"must be a number in [0, 1], got {value!r}")
-        check_batch_size(batch_size)
-        honour_use_gpu(self, use_gpu)
         out = []
-        for index, image in enumerate(load_images(inputs)):
+        for index, image in enumerate(images):
             w, h = image.size
             if max(w, h) > MAX_ASPECT_RATIO * min(w, h):
                 raise ModuleInputError(
@@ -219,14 +213,12 @@ class OCRPPOCRv4(ModuleBase):
                 }
                 for line in found
             ]
-            out.append((image, lines))
+            out.append(lines)
         return out
 
     def _verified_file(self, asset: Asset) -> Path:
         """The asset's file in the installed package, its sha256 checked once per process."""
-        path = package_asset_path(asset, module=self.info.name, install=self.info.config["weights_install"])
-        verify_once(path, asset.sha256)
-        return path
+        return package_file(asset, module=self.info.name, install=self.info.config["weights_install"])
 
 
 def _drawing(image: Image.Image, lines: list[dict[str, Any]]) -> Image.Image:

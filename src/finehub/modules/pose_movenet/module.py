@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from finehub.hub.module import moduleinfo, runnable, serving
 from finehub.imaging.draw import draw_annotations
-from finehub.imaging.images import ImageLike, load_images
+from finehub.imaging.images import ImageLike
 from finehub.imaging.transforms import Letterbox
 from finehub.modules._common import (
     BUILT_IN_FINEHUB,
@@ -25,8 +25,7 @@ from finehub.modules._common import (
     Visualization,
     drawings,
     entries_with_drawings,
-    honour_use_gpu,
-    paddle_images,
+    read_images,
 )
 from finehub.modules._human_models import TfjsGraphModule, graph_assets
 
@@ -100,9 +99,7 @@ class PoseMoveNet(TfjsGraphModule):
         as ``"save_path"`` (over HTTP, the PNG itself as ``"image_base64"``). The graph takes one
         image at a time (its batch size of 1 is built in), so images run one after the other.
         """
-        sources = paddle_images(images, paths)
-        honour_use_gpu(self, use_gpu)
-        pil_images = load_images(sources)
+        sources, pil_images = read_images(self, images, paths, use_gpu=use_gpu)
         results = [self._pose(img) for img in pil_images]
         if visualization:
             pose = lambda image, result: draw_pose(image, result["data"])  # noqa: E731
