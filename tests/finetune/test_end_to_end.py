@@ -105,8 +105,18 @@ def test_the_demo_sizes_its_training_set_to_the_machine(tmp_path, monkeypatch):
     assert json.loads(record.read_text())["reviews_per_s"] > 0
     record.unlink()
     assert demo.fitted_train_size(task, AdamWeightDecay(), config, train, 3600, console) == len(train)
+    assert json.loads(record.read_text())["head_only"] is False
     record.write_text(json.dumps({"train_size": 2500}))  # a rerun reads what the first run decided
     assert demo.fitted_train_size(task, AdamWeightDecay(), config, train, 3600, console) == 2500
+    record.unlink()  # a head on cached features: the encoding is timed, and the choice is kept
+    frozen = tiny_backbone()
+    frozen.model.requires_grad_(False)
+    cached = TextClassificationTask(frozen, num_classes=2, max_seq_len=32, cache_features=True)
+    assert (
+        demo.fitted_train_size(cached, AdamWeightDecay(), config, train, 0.001, console) == demo.MIN_FIT_SIZE
+    )
+    kept = json.loads(record.read_text())
+    assert kept["head_only"] is True and kept["reviews_per_s"] > 0
     monkeypatch.setattr("os.getloadavg", lambda: (64.0, 64.0, 64.0))
     monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
     demo.quiet_threads_when_busy()

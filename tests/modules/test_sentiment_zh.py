@@ -71,3 +71,28 @@ def test_recipe_builds_a_module_that_runs_by_name(tmp_path: Path) -> None:
     assert len(preds) == 2
     for pred in preds:
         assert pred["label"] in {"negative", "positive"} and 0.5 <= pred["score"] <= 1.0
+
+
+@pytest.mark.slow
+def test_a_budget_too_short_for_fine_tuning_trains_a_head_on_cached_features(tmp_path: Path) -> None:
+    """Half a minute covers far fewer reviews than fine-tuning needs, so the demo encodes the minimum
+    once with the frozen encoder and trains a head for many epochs on those features."""
+    env = {**os.environ, "FINEHUB_HOME": str(tmp_path / "home")}
+    recipe = [
+        sys.executable,
+        "-m",
+        "finehub.demo",
+        "--run-dir",
+        str(tmp_path / "run"),
+        "--export-name",
+        "zh-head",
+    ]
+    recipe += ["--dev-size", "64", "--test-size", "200", "--minutes", "0.5"]
+    out = subprocess.run(recipe, env=env, check=True, capture_output=True, text=True, timeout=1200).stdout
+    assert "training a head on the frozen encoder's features" in out
+    kept = json.loads((tmp_path / "run" / "demo-train-size.json").read_text())
+    assert kept["head_only"] is True and kept["train_size"] >= 1920
+    records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    [test] = [r for r in records if r["event"] == "test"]
+    assert test["accuracy"] >= 0.75, test  # the frozen encoder's features carry the sentiment
+    assert max(r["epoch"] for r in records if r["event"] == "train") > 1  # cached epochs are cheap

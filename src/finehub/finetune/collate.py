@@ -24,12 +24,14 @@ PAD_MULTIPLE = 8  # padded lengths rounded up to a multiple of 8 keep matmul sha
 
 @dataclass(frozen=True)
 class EncodedSplit:
-    """Token ids of every example of a split (no padding), with optional segment ids and labels."""
+    """Token ids of every example of a split (no padding), with optional segment ids and labels;
+    ``features``, where a task computed them once, replace the tokens in batches."""
 
     ids: np.ndarray  # int64, all sequences concatenated
     offsets: np.ndarray  # int64, len n+1; sequence i is ids[offsets[i]:offsets[i+1]]
     type_ids: np.ndarray | None  # same layout as ids; None when no example is a pair
     labels: np.ndarray | None  # shape (n,) or (n, ...) as the task defines
+    features: np.ndarray | None = None  # float32 (n, d): a frozen encoder's pooled output
 
     def __len__(self) -> int:
         return len(self.offsets) - 1
@@ -86,11 +88,17 @@ def encode_texts(
 
 
 def collate(split: EncodedSplit, indices: Sequence[int] | np.ndarray, pad_id: int) -> dict[str, torch.Tensor]:
-    """A padded batch: ``input_ids``, ``attention_mask``, ``token_type_ids`` (pairs only), ``labels``."""
+    """A padded batch: ``input_ids``, ``attention_mask``, ``token_type_ids`` (pairs only), ``labels``;
+    or ``features`` and ``labels`` where the split carries features."""
     import numpy as np
     import torch
 
     indices = np.asarray(indices, dtype=np.int64)
+    if split.features is not None:
+        batch = {"features": torch.from_numpy(split.features[indices])}
+        if split.labels is not None:
+            batch["labels"] = torch.from_numpy(np.ascontiguousarray(split.labels[indices]))
+        return batch
     starts, ends = split.offsets[indices], split.offsets[indices + 1]
     lengths = ends - starts
     width = int(-(-lengths.max() // PAD_MULTIPLE) * PAD_MULTIPLE)

@@ -53,7 +53,8 @@ class _TokenNet(nn.Module):
 
 
 class TextClassifierNet(_TokenNet):
-    """``logits = head(dropout(pool(encoder(tokens))))``."""
+    """``logits = head(dropout(pool(encoder(tokens))))``; ``features``, the pooled output of a
+    frozen encoder computed beforehand, skip the encoder."""
 
     def __init__(
         self,
@@ -68,8 +69,34 @@ class TextClassifierNet(_TokenNet):
         self.pooling: TextPooling = pooling
         self.head = nn.Linear(hidden_size, num_classes)
 
+    def forward(
+        self,
+        input_ids: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        token_type_ids: torch.Tensor | None = None,
+        features: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        if features is not None:
+            return self.from_pooled(features)
+        assert input_ids is not None and attention_mask is not None, "tokens or features are needed"
+        return super().forward(input_ids, attention_mask, token_type_ids)
+
     def output(self, hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        return self.head(self.dropout(pool_tokens(hidden, attention_mask, self.pooling)))
+        return self.from_pooled(pool_tokens(hidden, attention_mask, self.pooling))
+
+    def from_pooled(self, pooled: torch.Tensor) -> torch.Tensor:
+        return self.head(self.dropout(pooled))
+
+    def pooled(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        token_type_ids: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """The encoder's pooled output: what ``features`` stand for."""
+        return pool_tokens(
+            _encode(self.encoder, input_ids, attention_mask, token_type_ids), attention_mask, self.pooling
+        )
 
 
 class TextRegressorNet(TextClassifierNet):
@@ -86,8 +113,8 @@ class TextRegressorNet(TextClassifierNet):
         self.register_buffer("shift", torch.zeros(()))
         self.register_buffer("scale", torch.ones(()))
 
-    def output(self, hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        return super().output(hidden, attention_mask).squeeze(-1) * self.scale + self.shift
+    def from_pooled(self, pooled: torch.Tensor) -> torch.Tensor:
+        return super().from_pooled(pooled).squeeze(-1) * self.scale + self.shift
 
 
 class TokenTaggerNet(_TokenNet):

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from finehub.errors import ConfigError
-from finehub.finetune.collate import EncodedSplit
+from finehub.finetune.collate import EncodedSplit, collate
 from finehub.finetune.kinds import OnnxSpec, task_kind, text_settings
 from finehub.finetune.metrics import CLASSIFICATION_METRICS
 from finehub.finetune.tasks._text_base import TextTask, check_label_names, check_num_classes, encoder_options
 from finehub.finetune.tasks.base import SingleLabelClassification, adopt_label_names, check_class_count
+from finehub.finetune.validation import check_bool
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from finehub.data.dataset import Dataset, TextExample
 
 
@@ -31,6 +35,12 @@ class TextClassificationTask(SingleLabelClassification, TextTask):
     ``vocab_min_count`` times that the tokenizer lacks, with new embedding rows; the tokenizer is
     copied first, so the module the backbone came from keeps its own. ``seed`` fixes the head's
     and the new embeddings' initial values. Label names default to the dataset's.
+
+    ``cache_features=True`` needs a frozen encoder (e.g. ``hub.Module("multilingual-e5-small",
+    frozen_layers=12)``): each example's pooled encoder output is computed once, without dropout,
+    when a split is encoded, and training steps run only the head. An epoch then costs almost
+    nothing, so a CPU without bf16 can afford the whole training set and many epochs; the exported
+    module is the same network and reads tokens as usual.
     """
 
     known_metrics = CLASSIFICATION_METRICS
@@ -49,18 +59,27 @@ class TextClassificationTask(SingleLabelClassification, TextTask):
         metrics: Sequence[str] = CLASSIFICATION_METRICS,
         main_metric: str = "accuracy",
         seed: int = 0,
+        cache_features: bool = False,
     ) -> None:
         from finehub.nn.heads import TextClassifierNet
 
         self.num_classes = check_num_classes(num_classes, minimum=2)
         self.label_names = check_label_names(label_names, num_classes)
+        self.cache_features = check_bool("cache_features", cache_features)
         super().__init__(module, **encoder_options(locals()))
         self.model = self.with_head(TextClassifierNet, num_classes, pooling=self.pooling)
+        if self.cache_features and any(p.requires_grad for p in self.model.encoder.parameters()):
+            raise ConfigError(
+                "cache_features",
+                "needs a frozen encoder (no trainable encoder parameter), e.g. "
+                "hub.Module('multilingual-e5-small', frozen_layers=12)",
+            )
 
     def __repr__(self) -> str:
         return (
             f"TextClassificationTask(num_classes={self.num_classes}, max_seq_len={self.max_seq_len}, "
-            f"pooling={self.pooling!r}, dropout={self.dropout}, added_tokens={len(self.added_tokens)})"
+            f"pooling={self.pooling!r}, dropout={self.dropout}, added_tokens={len(self.added_tokens)}"
+            + (", cache_features=True)" if self.cache_features else ")")
         )
 
     def bind(self, dataset: Dataset) -> None:
@@ -82,7 +101,31 @@ class TextClassificationTask(SingleLabelClassification, TextTask):
         labels = np.fromiter((e.label for e in examples), dtype=np.int64, count=len(examples))
         if len(labels) and (labels.min() < 0 or labels.max() >= self.num_classes):
             raise ConfigError(f"{split} labels", f"must be class indices in [0, {self.num_classes})")
-        return self.encode_text_examples(examples, labels)
+        encoded = self.encode_text_examples(examples, labels)
+        return replace(encoded, features=self.pooled_features(encoded)) if self.cache_features else encoded
+
+    def pooled_features(self, split: EncodedSplit, batch_size: int = 64) -> np.ndarray:
+        """Every example's pooled encoder output (float32, n×hidden), in batches of similar lengths."""
+        import numpy as np
+        import torch
+
+        net = self.model
+        device = next(net.parameters()).device
+        out = np.zeros((len(split), self.backbone.hidden_size), dtype=np.float32)
+        order = np.argsort(split.lengths, kind="stable")
+        training = net.training
+        net.eval()
+        try:
+            with torch.inference_mode():
+                for start in range(0, len(order), batch_size):
+                    rows = order[start : start + batch_size]
+                    batch = {
+                        k: v.to(device) for k, v in collate(split, rows, self.pad_id).items() if k != "labels"
+                    }
+                    out[rows] = net.pooled(**batch).float().cpu().numpy()
+        finally:
+            net.train(training)
+        return out
 
     def predict(
         self, texts: Sequence[str | Sequence[str]], *, top_k: int | None = None, batch_size: int = 32
