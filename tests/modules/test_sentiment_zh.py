@@ -15,34 +15,22 @@ import pytest
 FINEHUB = shutil.which("finehub", path=os.path.dirname(sys.executable)) or "finehub"
 
 
+def run_demo(tmp_path: Path, env: dict[str, str], *args: str) -> tuple[str, list[dict]]:
+    """The demo on 64 dev and 200 test reviews into ``tmp_path / "run"``: its stdout and metrics."""
+    recipe = [sys.executable, "-m", "finehub.demo", "--run-dir", str(tmp_path / "run"), "--dev-size", "64"]
+    recipe += ["--test-size", "200", "--minutes", "6", *args]  # a later --minutes wins
+    out = subprocess.run(recipe, env=env, check=True, capture_output=True, text=True, timeout=1200).stdout
+    metrics = (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
+    return out, [json.loads(line) for line in metrics]
+
+
 @pytest.mark.slow
 def test_recipe_builds_a_module_that_runs_by_name(tmp_path: Path) -> None:
     env = {**os.environ, "FINEHUB_HOME": str(tmp_path / "home")}
-    recipe = [
-        sys.executable,
-        "-m",
-        "finehub.demo",
-        "--run-dir",
-        str(tmp_path / "run"),
-        "--export-name",
-        "sentiment-zh",
-        "--train-size",
-        "480",
-        "--dev-size",
-        "64",
-        "--test-size",
-        "200",
-        "--max-seq-len",
-        "48",
-        "--minutes",
-        "6",
-    ]
-    subprocess.run(recipe, env=env, check=True, capture_output=True, text=True, timeout=1200)
-    [test] = [
-        r
-        for r in map(json.loads, (tmp_path / "run" / "metrics.jsonl").read_text().splitlines())
-        if r["event"] == "test"
-    ]
+    _, records = run_demo(
+        tmp_path, env, "--export-name", "sentiment-zh", "--train-size", "480", "--max-seq-len", "48"
+    )
+    [test] = [r for r in records if r["event"] == "test"]
     assert test["accuracy"] >= 0.65, test  # 15 steps on 480 reviews; the majority class is 52 %
 
     listed = json.loads(
@@ -78,21 +66,10 @@ def test_a_budget_too_short_for_fine_tuning_trains_a_head_on_cached_features(tmp
     """Half a minute covers far fewer reviews than fine-tuning needs, so the demo encodes the minimum
     once with the frozen encoder and trains a head for many epochs on those features."""
     env = {**os.environ, "FINEHUB_HOME": str(tmp_path / "home")}
-    recipe = [
-        sys.executable,
-        "-m",
-        "finehub.demo",
-        "--run-dir",
-        str(tmp_path / "run"),
-        "--export-name",
-        "zh-head",
-    ]
-    recipe += ["--dev-size", "64", "--test-size", "200", "--minutes", "0.5"]
-    out = subprocess.run(recipe, env=env, check=True, capture_output=True, text=True, timeout=1200).stdout
+    out, records = run_demo(tmp_path, env, "--export-name", "zh-head", "--minutes", "0.5")
     assert "training a head on the frozen encoder's features" in out
     kept = json.loads((tmp_path / "run" / "demo-train-size.json").read_text())
     assert kept["head_only"] is True and kept["train_size"] >= 1920
-    records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     [test] = [r for r in records if r["event"] == "test"]
     assert test["accuracy"] >= 0.75, test  # the frozen encoder's features carry the sentiment
     assert max(r["epoch"] for r in records if r["event"] == "train") > 1  # cached epochs are cheap
