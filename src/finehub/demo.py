@@ -84,7 +84,7 @@ def fitted_train_size(task: Any, strategy: Any, config: Any, train: Any, seconds
         return int(json.loads(record.read_text())["train_size"])
     if config.num_threads:
         torch.set_num_threads(config.num_threads)
-    if getattr(task, "cache_features", False):
+    if task.cache_features:
         task.encode(train[:32], split="timing")  # warm-up
         started = time.perf_counter()
         task.encode(train[32:288], split="timing")  # 4 batches, sorted by length as a whole split is

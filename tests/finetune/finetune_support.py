@@ -22,24 +22,26 @@ SPECIAL = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 
 def tiny_backbone(seed: int = 0, tmp: Path | None = None):
     """A 2-layer, 32-wide BERT with random weights and a 45-token WordPiece vocabulary."""
-    import torch
-    from transformers import BertConfig, BertModel, BertTokenizerFast
-
-    from finehub.nn.backbone import TextBackbone
+    from transformers import BertConfig, BertTokenizerFast
 
     vocab = {t: i for i, t in enumerate([*SPECIAL, *WORDS])}
     tokenizer = BertTokenizerFast(vocab=vocab)
     assert len(tokenizer) == len(vocab)
-    config = BertConfig(
-        vocab_size=len(vocab),
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=64,
-    )
+    config = BertConfig(vocab_size=len(vocab), num_hidden_layers=2, max_position_embeddings=64)
+    return tiny_encoder(config, tokenizer, seed=seed, tmp=tmp)
+
+
+def tiny_encoder(config: Any, tokenizer: Any, *, seed: int = 0, tmp: Path | None = None):
+    """``config``'s architecture made 32 wide (2 heads, FFN 64) with random weights drawn from
+    ``seed``, as a mean-pooled TextBackbone over ``tokenizer`` (64-token limit)."""
+    import torch
+    from transformers import AutoModel
+
+    from finehub.nn.backbone import TextBackbone
+
+    config.update({"hidden_size": 32, "num_attention_heads": 2, "intermediate_size": 64})
     torch.manual_seed(seed)
-    model = BertModel(config)
+    model = AutoModel.from_config(config)
     return TextBackbone(model, tokenizer, 32, "mean", tmp or Path("."), 64)
 
 

@@ -4,12 +4,10 @@ peoples-daily-ner that must beat tagging everything O."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
-from finetune.finetune_support import tiny_backbone
+from finetune.finetune_support import tiny_backbone, tiny_encoder
 from finetune.tasks_support import finetune, minilm, toy_sentence, toy_splits
 
 import finehub as hub
@@ -47,21 +45,15 @@ def e5_tokenizer():
 
 def tiny_xlmr(tokenizer):
     """A 1-layer, 32-wide XLM-R with random weights and multilingual E5's tokenizer."""
-    from transformers import XLMRobertaConfig, XLMRobertaModel
-
-    from finehub.nn.backbone import TextBackbone
+    from transformers import XLMRobertaConfig
 
     config = XLMRobertaConfig(
         vocab_size=len(tokenizer),
-        hidden_size=32,
         num_hidden_layers=1,
-        num_attention_heads=2,
-        intermediate_size=64,
         max_position_embeddings=72,
         pad_token_id=tokenizer.pad_token_id,
     )
-    torch.manual_seed(0)
-    return TextBackbone(XLMRobertaModel(config), tokenizer, 32, "mean", Path("."), 64)
+    return tiny_encoder(config, tokenizer)
 
 
 def test_sentencepiece_tags_sit_on_the_characters(e5_tokenizer) -> None:

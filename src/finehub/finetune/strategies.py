@@ -192,12 +192,12 @@ class AdamWeightDecay(Strategy):
         embeddings = (
             get_embeddings().weight if self.embedding_lr_scale != 1 and callable(get_embeddings) else None
         )
-        head_ids = {id(p) for p in _head(model)} if self.head_lr_scale != 1 else set()
+        head = _head(model) if self.head_lr_scale != 1 else []
+        head_ids = {id(p) for p in head}
         groups = _decay_split(
             (p for p in model.parameters() if p is not embeddings and id(p) not in head_ids), lr, wd
         )
-        if head_ids:
-            head = (p for p in model.parameters() if id(p) in head_ids)
+        if head:
             groups += _decay_split(head, lr * self.head_lr_scale, wd)
         if embeddings is not None:
             groups.append({"params": [embeddings], "lr": lr * self.embedding_lr_scale, "weight_decay": wd})

@@ -18,7 +18,7 @@ post-processing is the class's own, so the PyTorch and onnxruntime paths cannot 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -37,7 +37,8 @@ WEIGHTS = "model.safetensors"
 ENCODER_KEYS = ("max_seq_len", "hidden_size", "pooling")
 
 TextInput = str | Sequence[str]  # a text, or a pair [text_a, text_b]
-Batches = list[tuple[list[int], dict[str, "torch.Tensor"]]]  # (input indices, network inputs)
+Batch = tuple[Sequence[int], dict[str, "torch.Tensor"]]  # (input indices, network inputs)
+Batches = list[Batch]
 
 
 # --- inputs ------------------------------------------------------------------------------------
@@ -101,11 +102,15 @@ def text_batches(
 # --- running a network ------------------------------------------------------------------------
 
 
-def run_batches(net: torch.nn.Module, batches: Batches, n: int) -> list[Any]:
+def run_batches(
+    net: torch.nn.Module, batches: Iterable[Batch], n: int, *, forward: Callable[..., Any] | None = None
+) -> list[Any]:
     """Per input, the network's output row (numpy), running ``(indices, inputs)`` batches in
-    inference mode; the network's train/eval mode is restored afterwards."""
+    inference mode through ``forward`` (default: ``net`` itself, e.g. a method of it instead);
+    the network's train/eval mode is restored afterwards."""
     import torch
 
+    forward = forward or net
     device = next(net.parameters()).device
     rows: list[Any] = [None] * n
     was_training = net.training
@@ -113,7 +118,7 @@ def run_batches(net: torch.nn.Module, batches: Batches, n: int) -> list[Any]:
     try:
         with torch.inference_mode():
             for idx, inputs in batches:
-                out = net(**{k: v.to(device) for k, v in inputs.items()}).float().cpu().numpy()
+                out = forward(**{k: v.to(device) for k, v in inputs.items()}).float().cpu().numpy()
                 for r, i in enumerate(idx):
                     rows[i] = out[r]
     finally:

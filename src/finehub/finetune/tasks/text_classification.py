@@ -107,25 +107,17 @@ class TextClassificationTask(SingleLabelClassification, TextTask):
     def pooled_features(self, split: EncodedSplit, batch_size: int = 64) -> np.ndarray:
         """Every example's pooled encoder output (float32, n×hidden), in batches of similar lengths."""
         import numpy as np
-        import torch
 
-        net = self.model
-        device = next(net.parameters()).device
-        out = np.zeros((len(split), self.backbone.hidden_size), dtype=np.float32)
+        from finehub.modules.finetuned import run_batches
+
+        if not len(split):
+            return np.zeros((0, self.backbone.hidden_size), dtype=np.float32)
         order = np.argsort(split.lengths, kind="stable")
-        training = net.training
-        net.eval()
-        try:
-            with torch.inference_mode():
-                for start in range(0, len(order), batch_size):
-                    rows = order[start : start + batch_size]
-                    batch = {
-                        k: v.to(device) for k, v in collate(split, rows, self.pad_id).items() if k != "labels"
-                    }
-                    out[rows] = net.pooled(**batch).float().cpu().numpy()
-        finally:
-            net.train(training)
-        return out
+        batches = (
+            (rows, {k: v for k, v in collate(split, rows, self.pad_id).items() if k != "labels"})
+            for rows in (order[start : start + batch_size] for start in range(0, len(order), batch_size))
+        )
+        return np.stack(run_batches(self.model, batches, len(split), forward=self.model.pooled))
 
     def predict(
         self, texts: Sequence[str | Sequence[str]], *, top_k: int | None = None, batch_size: int = 32
