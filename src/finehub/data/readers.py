@@ -62,6 +62,7 @@ class _LabelOptions:
     names: Sequence[str] | None
     task: Task
     separator: str
+    labeled: bool  # False: the text is read without labels
 
 
 def from_csv(
@@ -100,14 +101,8 @@ def from_csv(
         )
         for split, file in files.items()
     }
-    return _assemble(
-        name or _default_name(files),
-        rows,
-        _LabelOptions(label_names, task, label_separator),
-        labeled=label_column is not None,
-        split_ratio=split_ratio,
-        seed=seed,
-    )
+    labels = _LabelOptions(label_names, task, label_separator, labeled=label_column is not None)
+    return _assemble(name or _default_name(files), rows, labels, split_ratio=split_ratio, seed=seed)
 
 
 def from_tsv(path: PathLike | Mapping[str, PathLike], **kwargs: Any) -> Dataset:
@@ -135,14 +130,8 @@ def from_jsonl(
     columns = _columns(text_column, label_column, text_b_column, by_position=False)
     files = _split_files(path, dev, test)
     rows = {split: _read_jsonl(Path(file), columns, encoding=encoding) for split, file in files.items()}
-    return _assemble(
-        name or _default_name(files),
-        rows,
-        _LabelOptions(label_names, task, label_separator),
-        labeled=label_column is not None,
-        split_ratio=split_ratio,
-        seed=seed,
-    )
+    labels = _LabelOptions(label_names, task, label_separator, labeled=label_column is not None)
+    return _assemble(name or _default_name(files), rows, labels, split_ratio=split_ratio, seed=seed)
 
 
 def from_pandas(
@@ -169,14 +158,8 @@ def from_pandas(
         if not isinstance(frame, pd.DataFrame):
             raise ConfigError(split, f"expected a pandas DataFrame, got {type(frame).__name__}")
         rows[split] = _read_frame(frame, f"DataFrame {split!r}", columns)
-    return _assemble(
-        name,
-        rows,
-        _LabelOptions(label_names, task, label_separator),
-        labeled=label_column is not None,
-        split_ratio=split_ratio,
-        seed=seed,
-    )
+    labels = _LabelOptions(label_names, task, label_separator, labeled=label_column is not None)
+    return _assemble(name, rows, labels, split_ratio=split_ratio, seed=seed)
 
 
 def from_folder(
@@ -230,8 +213,8 @@ def from_folder(
             str(folder),
             "found no train.tsv, train.csv or train.jsonl, and no sub-folders (one per class, holding .txt files)",
         )
-    opts = _LabelOptions(label_names, "classification", "|")
-    return _assemble(name, rows, opts, labeled=True, split_ratio=split_ratio, seed=seed)
+    labels = _LabelOptions(label_names, "classification", "|", labeled=True)
+    return _assemble(name, rows, labels, split_ratio=split_ratio, seed=seed)
 
 
 # --- readers -----------------------------------------------------------------------------------
@@ -408,7 +391,6 @@ def _assemble(
     rows: Mapping[str, list[_Row]],
     options: _LabelOptions,
     *,
-    labeled: bool,
     split_ratio: SplitRatio | None,
     seed: int,
 ) -> Dataset:
@@ -419,12 +401,12 @@ def _assemble(
     if options.names is not None and len(set(options.names)) != len(options.names):
         raise ConfigError("label_names", f"has duplicates: {list(options.names)}")
     names: list[str] = []
-    if labeled and options.task != "regression":
+    if options.labeled and options.task != "regression":
         basis = rows.get("train") or [r for split_rows in rows.values() for r in split_rows]
         names = list(options.names) if options.names is not None else _infer_names(basis, options)
     encode = _LabelEncoder(names, options)
     splits = {
-        split: [TextExample(r.text_a, encode(r) if labeled else None, r.text_b) for r in split_rows]
+        split: [TextExample(r.text_a, encode(r) if options.labeled else None, r.text_b) for r in split_rows]
         for split, split_rows in rows.items()
     }
     if split_ratio is not None:

@@ -21,7 +21,7 @@ import io
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, NamedTuple
 
 from typing_extensions import Doc
 
@@ -64,6 +64,7 @@ Paths = Annotated[
     Sequence[str] | None,
     Doc("image file paths, read beside images (Python and the command line; never over HTTP)"),
 ]
+Drawer = Callable[["Image.Image", Any], "Image.Image"]  # draws what was found in an image onto it
 TextData = Annotated[
     Mapping[str, Sequence[str]] | Sequence[Sequence[str]] | None,
     Doc(
@@ -183,6 +184,41 @@ def paddle_images(
     return inputs
 
 
+class ImageInputs(NamedTuple):
+    """An image method's inputs as given (their file names name the drawings) and decoded to RGB."""
+
+    sources: list[Any]
+    images: list[Image.Image]
+
+    def drawings(self, found: Sequence[Any], draw: Drawer, output_dir: str | Path) -> list[dict[str, str]]:
+        """Per image, :func:`drawn_result` of ``draw(image, what was found in it)``, named after its
+        input file."""
+        from finehub.imaging.draw import output_name
+
+        return [
+            drawn_result(draw(image, result), output_dir, output_name(source, index))
+            for index, (source, image, result) in enumerate(
+                zip(self.sources, self.images, found, strict=True)
+            )
+        ]
+
+    def items_with_drawings(
+        self, items: Sequence[list[dict[str, Any]]], draw: Drawer, output_dir: str | Path
+    ) -> list[list[dict[str, Any]]]:
+        """Each image's items (faces, lines, objects), each carrying the drawing of that image's items
+        (an image without items is drawn too, but nothing carries it)."""
+        drawn = self.drawings(items, draw, output_dir)
+        return [[{**item, **d} for item in per_image] for per_image, d in zip(items, drawn, strict=True)]
+
+    def entries_with_drawings(
+        self, entries: Sequence[dict[str, Any]], found: Sequence[Any], draw: Drawer, output_dir: str | Path
+    ) -> list[dict[str, Any]]:
+        """Each image's result dict (PaddleHub's one entry per image) carrying the drawing of what was
+        ``found`` in that image (the entry's own data, or the richer finehub result)."""
+        drawn = self.drawings(found, draw, output_dir)
+        return [{**entry, **d} for entry, d in zip(entries, drawn, strict=True)]
+
+
 def read_images(
     module: Any,
     images: Any,
@@ -190,15 +226,14 @@ def read_images(
     data: Mapping[str, Any] | None = None,
     *,
     use_gpu: Any,
-) -> tuple[list[Any], list[Image.Image]]:
-    """An image method's inputs in PaddleHub's spellings (:func:`paddle_images`), as given (their
-    file names name the drawings) and decoded to RGB, after :func:`honour_use_gpu` has applied
-    ``use_gpu`` to ``module``."""
+) -> ImageInputs:
+    """An image method's inputs in PaddleHub's spellings (:func:`paddle_images`), after
+    :func:`honour_use_gpu` has applied ``use_gpu`` to ``module``."""
     from finehub.imaging.images import load_images
 
     sources = paddle_images(images, paths, data)
     honour_use_gpu(module, use_gpu)
-    return sources, load_images(sources)
+    return ImageInputs(sources, load_images(sources))
 
 
 def paddle_texts(texts: Any, data: Any) -> Any:
@@ -239,45 +274,18 @@ def drawn_result(image: Image.Image, output_dir: str | Path, stem: str) -> dict[
     return {"image_base64": base64.b64encode(buffer.getvalue()).decode("ascii")}
 
 
-def drawings(
-    sources: Sequence[Any],
-    images: Sequence[Image.Image],
-    results: Sequence[Any],
-    draw: Callable[[Image.Image, Any], Image.Image],
-    output_dir: str | Path,
-) -> list[dict[str, str]]:
-    """Per image, :func:`drawn_result` of ``draw(image, result)``, named after its input file."""
-    from finehub.imaging.draw import output_name
-
-    return [
-        drawn_result(draw(image, result), output_dir, output_name(source, index))
-        for index, (source, image, result) in enumerate(zip(sources, images, results, strict=True))
-    ]
-
-
-def items_with_drawings(
-    items: Sequence[list[dict[str, Any]]], drawn: Sequence[dict[str, str]]
-) -> list[list[dict[str, Any]]]:
-    """Each image's items (faces, lines, objects), each carrying that image's drawing."""
-    return [[{**item, **d} for item in per_image] for per_image, d in zip(items, drawn, strict=True)]
-
-
-def entries_with_drawings(
-    entries: Sequence[dict[str, Any]], drawn: Sequence[dict[str, str]]
-) -> list[dict[str, Any]]:
-    """Each image's result dict (PaddleHub's one entry per image) carrying that image's drawing."""
-    return [{**entry, **d} for entry, d in zip(entries, drawn, strict=True)]
-
-
-def refuse_drawing_here(method: str, alternative: str) -> None:
-    """A method whose answer has no per-image place for a drawing cannot draw where no file may be
-    written (inside ``finehub serve``); ``alternative`` is the method that returns the drawing."""
-    if not file_paths_allowed():
+def drawing_wanted(visualize: bool, visualization: bool, *, method: str, alternative: str) -> bool:
+    """Whether to draw: finehub's ``visualize`` or PaddleHub's ``visualization``. A method whose
+    answer has no per-image place for a drawing cannot draw where no file may be written (inside
+    ``finehub serve``); ``alternative`` is the method that returns the drawing."""
+    draw = visualize or visualization
+    if draw and not file_paths_allowed():
         raise ModuleInputError(
             "visualization",
             f"{method} answers without drawings and writes no file here; call {alternative}, "
             "whose result per image carries the drawn image",
         )
+    return draw
 
 
 def rgb_from_bgr(images: Sequence[Any] | None) -> list[Any]:

@@ -27,12 +27,9 @@ from finehub.modules._common import (
     UseGpu,
     Visualization,
     check_batch_size,
-    drawings,
-    entries_with_drawings,
-    items_with_drawings,
+    drawing_wanted,
     package_weights,
     read_images,
-    refuse_drawing_here,
     rgb_from_bgr,
 )
 
@@ -128,16 +125,12 @@ class FaceDetectionMTCNN(OnDevice, ModuleBase):
         annotated PNG per image is written to ``output_dir`` and each face dict gets its path as
         ``"save_path"``; over HTTP, where nothing is written, ``face_detection`` returns the drawing.
         """
-        draw = visualize or visualization
-        if draw:
-            refuse_drawing_here("detect_faces", "face_detection")
+        draw = drawing_wanted(visualize, visualization, method="detect_faces", alternative="face_detection")
         check_batch_size(batch_size)
-        sources, pil_images = read_images(self, images, paths, use_gpu=use_gpu)
-        results = self._run(pil_images, min_face_size, thresholds, keep_all, batch_size)
+        inputs = read_images(self, images, paths, use_gpu=use_gpu)
+        results = self._run(inputs.images, min_face_size, thresholds, keep_all, batch_size)
         if draw:  # one drawing per input, faces or not
-            results = items_with_drawings(
-                results, drawings(sources, pil_images, results, _drawing, output_dir)
-            )
+            results = inputs.items_with_drawings(results, _drawing, output_dir)
         return results
 
     @serving(batch="images", exclude=("paths", "data", "output_dir"))
@@ -161,8 +154,8 @@ class FaceDetectionMTCNN(OnDevice, ModuleBase):
         With ``visualization=True`` each entry gets ``save_path`` (or ``image_base64`` over HTTP).
         """
         check_batch_size(batch_size)
-        sources, pil_images = read_images(self, rgb_from_bgr(images), paths, data, use_gpu=use_gpu)
-        found = self._run(pil_images, 20, (0.6, 0.7, confs_threshold), True, batch_size)
+        inputs = read_images(self, rgb_from_bgr(images), paths, data, use_gpu=use_gpu)
+        found = self._run(inputs.images, 20, (0.6, 0.7, confs_threshold), True, batch_size)
         results: list[dict[str, Any]] = [
             {
                 "data": [
@@ -177,12 +170,10 @@ class FaceDetectionMTCNN(OnDevice, ModuleBase):
                 ],
                 "path": _input_path(source),
             }
-            for source, faces in zip(sources, found, strict=True)
+            for source, faces in zip(inputs.sources, found, strict=True)
         ]
         if visualization:
-            results = entries_with_drawings(
-                results, drawings(sources, pil_images, found, _drawing, output_dir)
-            )
+            results = inputs.entries_with_drawings(results, found, _drawing, output_dir)
         return results
 
     def _run(

@@ -22,8 +22,6 @@ from finehub.modules._common import (
     UseGpu,
     Visualization,
     check_batch_size,
-    drawings,
-    entries_with_drawings,
     read_images,
 )
 from finehub.modules._human_models import TfjsGraphModule, graph_assets
@@ -82,14 +80,13 @@ class HumanSegmentation(TfjsGraphModule):
         its path is added as ``"save_path"`` (over HTTP, the PNG itself as ``"image_base64"``).
         """
         batch_size = check_batch_size(batch_size)
-        sources, pil_images = read_images(self, images, paths, use_gpu=use_gpu)
+        inputs = read_images(self, images, paths, use_gpu=use_gpu)
         masks: list[np.ndarray] = []
-        for start in range(0, len(pil_images), batch_size):
-            masks += self._masks(pil_images[start : start + batch_size])
+        for start in range(0, len(inputs.images), batch_size):
+            masks += self._masks(inputs.images[start : start + batch_size])
         results: list[dict[str, Any]] = [{"data": m} for m in masks]
         if visualization:
-            cut = lambda image, result: cutout(image, result["data"])  # noqa: E731
-            results = entries_with_drawings(results, drawings(sources, pil_images, results, cut, output_dir))
+            results = inputs.entries_with_drawings(results, masks, cutout, output_dir)
         return results
 
     def _masks(self, images: list[Image.Image]) -> list[np.ndarray]:

@@ -24,8 +24,6 @@ from finehub.modules._common import (
     UseGpu,
     Visualization,
     check_batch_size,
-    drawings,
-    items_with_drawings,
     read_images,
 )
 from finehub.modules._human_models import OnDevice
@@ -205,10 +203,10 @@ class DetectsObjects(OnDevice):
         """
         score_thresh = check_score_thresh(score_thresh)
         batch_size = check_batch_size(batch_size)
-        sources, pil_images = read_images(self, images, paths, use_gpu=use_gpu)
+        inputs = read_images(self, images, paths, use_gpu=use_gpu)
         results = detect(
-            self.raw_net, pil_images, self.spec, score_thresh=score_thresh, batch_size=batch_size
+            self.raw_net, inputs.images, self.spec, score_thresh=score_thresh, batch_size=batch_size
         )
         if visualization:
-            results = items_with_drawings(results, drawings(sources, pil_images, results, draw, output_dir))
+            results = inputs.items_with_drawings(results, draw, output_dir)
         return results

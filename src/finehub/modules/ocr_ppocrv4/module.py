@@ -26,12 +26,9 @@ from finehub.modules._common import (
     UseGpu,
     Visualization,
     check_batch_size,
-    drawings,
-    entries_with_drawings,
-    items_with_drawings,
+    drawing_wanted,
     package_file,
     read_images,
-    refuse_drawing_here,
     rgb_from_bgr,
 )
 
@@ -131,16 +128,12 @@ class OCRPPOCRv4(ModuleBase):
         ``"save_path"``; over HTTP, where nothing is written, ``recognize_text`` returns the drawing.
         Images are read one at a time whatever ``batch_size`` says (lines are batched inside).
         """
-        draw = visualize or visualization
-        if draw:
-            refuse_drawing_here("ocr", "recognize_text")
+        draw = drawing_wanted(visualize, visualization, method="ocr", alternative="recognize_text")
         check_batch_size(batch_size)
-        sources, pil_images = read_images(self, images, paths, use_gpu=use_gpu)
-        results = self._read(pil_images, box_threshold, text_threshold, use_angle_cls)
+        inputs = read_images(self, images, paths, use_gpu=use_gpu)
+        results = self._read(inputs.images, box_threshold, text_threshold, use_angle_cls)
         if draw:
-            results = items_with_drawings(
-                results, drawings(sources, pil_images, results, _drawing, output_dir)
-            )
+            results = inputs.items_with_drawings(results, _drawing, output_dir)
         return results
 
     @serving(batch="images", exclude=("paths", "output_dir"))
@@ -164,8 +157,8 @@ class OCRPPOCRv4(ModuleBase):
         ``images`` are BGR (``cv2.imread`` order), as in PaddleHub; ``ocr`` takes RGB.
         """
         check_batch_size(batch_size)
-        sources, pil_images = read_images(self, rgb_from_bgr(images), paths, use_gpu=use_gpu)
-        read = self._read(pil_images, box_thresh, text_thresh, True)
+        inputs = read_images(self, rgb_from_bgr(images), paths, use_gpu=use_gpu)
+        read = self._read(inputs.images, box_thresh, text_thresh, True)
         results: list[dict[str, Any]] = [
             {
                 "data": [
@@ -177,9 +170,7 @@ class OCRPPOCRv4(ModuleBase):
             for lines in read
         ]
         if visualization:
-            results = entries_with_drawings(
-                results, drawings(sources, pil_images, read, _drawing, output_dir)
-            )
+            results = inputs.entries_with_drawings(results, read, _drawing, output_dir)
         return results
 
     def _read(

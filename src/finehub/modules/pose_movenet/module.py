@@ -23,8 +23,6 @@ from finehub.modules._common import (
     Paths,
     UseGpu,
     Visualization,
-    drawings,
-    entries_with_drawings,
     read_images,
 )
 from finehub.modules._human_models import TfjsGraphModule, graph_assets
@@ -99,14 +97,14 @@ class PoseMoveNet(TfjsGraphModule):
         as ``"save_path"`` (over HTTP, the PNG itself as ``"image_base64"``). The graph takes one
         image at a time (its batch size of 1 is built in), so images run one after the other.
         """
-        sources, pil_images = read_images(self, images, paths, use_gpu=use_gpu)
-        results = [self._pose(img) for img in pil_images]
+        inputs = read_images(self, images, paths, use_gpu=use_gpu)
+        poses = [self._pose(img) for img in inputs.images]
+        results = [{"data": p} for p in poses]
         if visualization:
-            pose = lambda image, result: draw_pose(image, result["data"])  # noqa: E731
-            results = entries_with_drawings(results, drawings(sources, pil_images, results, pose, output_dir))
+            results = inputs.entries_with_drawings(results, poses, draw_pose, output_dir)
         return results
 
-    def _pose(self, image: Image.Image) -> dict[str, Any]:
+    def _pose(self, image: Image.Image) -> dict[str, dict[str, float]]:
         import numpy as np
         import torch
 
@@ -116,14 +114,12 @@ class PoseMoveNet(TfjsGraphModule):
         size = self.letterbox.size
         scale, left, top, _, _ = self.letterbox.place(*image.size)
         return {
-            "data": {
-                name: {
-                    "x": round(min(max((x * size - left) / scale, 0.0), image.width), 1),
-                    "y": round(min(max((y * size - top) / scale, 0.0), image.height), 1),
-                    "score": round(score, 4),
-                }
-                for name, (y, x, score) in zip(KEYPOINT_NAMES, points[0, 0].cpu().tolist(), strict=True)
+            name: {
+                "x": round(min(max((x * size - left) / scale, 0.0), image.width), 1),
+                "y": round(min(max((y * size - top) / scale, 0.0), image.height), 1),
+                "score": round(score, 4),
             }
+            for name, (y, x, score) in zip(KEYPOINT_NAMES, points[0, 0].cpu().tolist(), strict=True)
         }
 
 

@@ -6,7 +6,7 @@ classifier, regressor, sequence labeller, text matcher. Each loads from a folder
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from finehub.errors import ModuleInputError
@@ -327,16 +327,12 @@ class SequenceLabeler(FinetunedTextModule):
         tokens = check_token_inputs(inputs, char_level=runtime.spec["char_level"])
         crf = runtime.spec.get("crf")
 
+        def crf_decode(rows: np.ndarray) -> list[int]:
+            return viterbi(rows, *(np.asarray(crf[k]) for k in ("start", "end", "transitions")))
+
         def run(batch: Sequence[list[str]]) -> list[list[int]]:
             feeds, word_ids = onnx_tagging_feeds(runtime, batch)
-            out = []
-            for row, words in zip(runtime.raw_outputs(feeds), word_ids, strict=True):
-                rows = row[first_subtokens(words)]
-                if crf is None:
-                    out.append(rows.argmax(-1).tolist())
-                else:
-                    out.append(viterbi(rows, *(np.asarray(crf[k]) for k in ("start", "end", "transitions"))))
-            return out
+            return token_tags(runtime.raw_outputs(feeds), word_ids, None if crf is None else crf_decode)
 
         return tagging_results(tokens, runtime.batched(tokens, batch_size, run), runtime.spec["tag_names"])
 
@@ -377,15 +373,26 @@ def predict_tags(
     batches, word_ids = tagging_batches(
         tokenizer, tokens, max_seq_len=max_seq_len, batch_size=batch_size, marker=marker
     )
+
+    def crf_decode(rows: np.ndarray) -> list[int]:
+        emissions = torch.from_numpy(rows)[None]
+        return net.crf.decode(emissions, torch.ones(emissions.shape[:2], dtype=torch.bool))[0]
+
     scores = run_batches(net, batches, len(tokens))
+    return token_tags(scores, word_ids, None if net.crf is None else crf_decode)
+
+
+def token_tags(
+    scores: Iterable[np.ndarray],
+    word_ids: Sequence[Sequence[int | None]],
+    decode: Callable[[np.ndarray], list[int]] | None,
+) -> list[list[int]]:
+    """Tag indices per token of each row's sub-token scores, read at each token's first sub-token:
+    by ``decode`` (a CRF's Viterbi) where the tagger has a CRF, else the best-scoring tag."""
     out = []
-    for i, s in enumerate(scores):
-        rows = s[first_subtokens(word_ids[i])]
-        if net.crf is None:
-            out.append(rows.argmax(-1).tolist())
-        else:
-            emissions = torch.from_numpy(rows)[None]
-            out.append(net.crf.decode(emissions, torch.ones(emissions.shape[:2], dtype=torch.bool))[0])
+    for row, words in zip(scores, word_ids, strict=True):
+        rows = row[first_subtokens(words)]
+        out.append(rows.argmax(-1).tolist() if decode is None else decode(rows))
     return out
 
 
