@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 import typer
 from finetune.finetune_support import tiny_backbone
 from typer.testing import CliRunner
@@ -39,8 +40,19 @@ INPUTS = {
 }
 
 
+def cached_classifier(backbone) -> TextClassificationTask:
+    """A classifier on cached features of a frozen encoder: hidden head, standardised features."""
+    backbone.model.requires_grad_(False)
+    task = TextClassificationTask(
+        backbone, num_classes=3, max_seq_len=16, cache_features=True, head_hidden_size=8
+    )
+    task.model.standardize_by(torch.randn(64, backbone.hidden_size) * 3 + 1)
+    return task
+
+
 def build(kind: str, root: Path) -> Path:
-    """An exported (untrained: fresh heads are enough for parity) module folder of ``kind``."""
+    """An exported (untrained: fresh heads are enough for parity) module folder of ``kind``; three
+    kinds have a hidden layer in their head, which the exported module must rebuild."""
     if kind == "image-classification":
         task = ImageClassificationTask(
             hub.Module("efficientnet-lite0-imagenet"),
@@ -51,11 +63,11 @@ def build(kind: str, root: Path) -> Path:
     else:
         backbone = tiny_backbone(seed=1)
         task = {
-            "text-classification": lambda: TextClassificationTask(backbone, num_classes=3, max_seq_len=16),
+            "text-classification": lambda: cached_classifier(backbone),
             "multilabel-classification": lambda: MultiLabelClassificationTask(
-                backbone, num_classes=3, max_seq_len=16
+                backbone, num_classes=3, max_seq_len=16, head_hidden_size=8
             ),
-            "text-regression": lambda: RegressionTask(backbone, max_seq_len=16),
+            "text-regression": lambda: RegressionTask(backbone, max_seq_len=16, head_hidden_size=8),
             "sequence-labeling": lambda: SequenceLabelingTask(
                 backbone, num_classes=3, max_seq_len=16, crf=True, label_names=["O", "B-X", "I-X"]
             ),

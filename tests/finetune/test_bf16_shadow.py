@@ -64,6 +64,25 @@ def test_gradients_reach_the_masters_and_updates_reach_the_copies():
     assert not shadow.net.encoder.embeddings.word_embeddings.weight.requires_grad
 
 
+def test_frozen_weights_are_not_recast_at_every_step():
+    """The optimizer never changes a frozen weight, so its copy stays as made; the trainable ones
+    follow their masters."""
+    model = _task().model
+    model.encoder.embeddings.requires_grad_(False)
+    shadow = BF16Shadow(model)
+    frozen_copy = shadow.net.encoder.embeddings.word_embeddings.weight
+    made = frozen_copy.clone()
+    dense = model.encoder.encoder.layer[0].attention.self.query.weight
+    with torch.no_grad():
+        model.encoder.embeddings.word_embeddings.weight.add_(1.0)  # not an optimizer's doing
+        dense.add_(0.25)
+    shadow.weights_from_masters()
+    assert torch.equal(frozen_copy, made)
+    assert torch.equal(
+        shadow.net.encoder.encoder.layer[0].attention.self.query.weight, dense.to(torch.bfloat16)
+    )
+
+
 class Crash(Callback):
     def on_step_end(self, state, control):
         if state.step == 8:

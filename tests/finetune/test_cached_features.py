@@ -44,10 +44,20 @@ def test_cache_features_needs_a_frozen_encoder():
     assert info.value.field == "cache_features" and "frozen" in str(info.value)
 
 
-def test_training_on_cached_features_moves_only_the_head_and_exports_a_token_module(tmp_path):
-    task = frozen_task()
+def test_head_hidden_size_is_checked():
+    with pytest.raises(ConfigError) as info:
+        ft.TextClassificationTask(tiny_backbone(), num_classes=2, max_seq_len=32, head_hidden_size=-4)
+    assert info.value.field == "head_hidden_size"
+
+
+@pytest.mark.parametrize("head_hidden_size", [0, 16])
+def test_training_on_cached_features_moves_only_the_head_and_exports_a_token_module(
+    tmp_path, head_hidden_size
+):
+    task = frozen_task(head_hidden_size=head_hidden_size)
+    assert isinstance(task.model.head, torch.nn.Sequential) == bool(head_hidden_size)
     encoder_before = {k: v.clone() for k, v in task.model.encoder.state_dict().items()}
-    head_before = task.model.head.weight.detach().clone()
+    head_before = [p.detach().clone() for p in task.model.head.parameters()]
     trainer, result = run_tiny(
         tmp_path / "run",
         task=task,
@@ -58,10 +68,16 @@ def test_training_on_cached_features_moves_only_the_head_and_exports_a_token_mod
     assert result.steps == 30 * 24
     for key, value in task.model.encoder.state_dict().items():
         assert torch.equal(value, encoder_before[key]), key
-    assert not torch.equal(task.model.head.weight, head_before)
+    assert all(not torch.equal(p, b) for p, b in zip(task.model.head.parameters(), head_before, strict=True))
     majority = max(np.bincount([e.label for e in toy_dataset().test])) / 48
     assert result.test_metrics["accuracy"] > majority
+    train_features = task.encode(toy_dataset().train, split="train").features
+    torch.testing.assert_close(task.model.feature_mean, torch.from_numpy(train_features.mean(axis=0)))
+    torch.testing.assert_close(task.model.feature_std, torch.from_numpy(train_features.std(axis=0)))
     module = TextClassifier(directory=tmp_path / "run" / "best_model")
+    assert module.config.get("head_hidden_size", 0) == head_hidden_size
+    assert module.config["standardize_features"] is True
+    torch.testing.assert_close(module.net.feature_mean, task.model.feature_mean)
     texts = ["w1 w2 w3 w30", "w35 w36 w37 w1", "w0"]
     got, expected = module.classify(texts), trainer.task.predict(texts)
     assert [g["label"] for g in got] == [e["label"] for e in expected]

@@ -31,7 +31,7 @@ def test_recipe_builds_a_module_that_runs_by_name(tmp_path: Path) -> None:
         tmp_path, env, "--export-name", "sentiment-zh", "--train-size", "480", "--max-seq-len", "48"
     )
     [test] = [r for r in records if r["event"] == "test"]
-    assert test["accuracy"] >= 0.65, test  # 15 steps on 480 reviews; the majority class is 52 %
+    assert test["accuracy"] >= 0.65, test  # a head on 480 reviews' features; the majority class is 52 %
 
     listed = json.loads(
         subprocess.run(
@@ -62,14 +62,14 @@ def test_recipe_builds_a_module_that_runs_by_name(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_a_budget_too_short_for_fine_tuning_trains_a_head_on_cached_features(tmp_path: Path) -> None:
-    """Half a minute covers far fewer reviews than fine-tuning needs, so the demo encodes the minimum
-    once with the frozen encoder and trains a head for many epochs on those features."""
+def test_a_short_budget_still_encodes_the_minimum_and_trains_the_head_for_many_epochs(tmp_path: Path) -> None:
+    """Half a minute covers fewer reviews than the minimum, so the demo encodes the minimum once with
+    the frozen encoder and trains its head for many epochs on those features."""
     env = {**os.environ, "FINEHUB_HOME": str(tmp_path / "home")}
     out, records = run_demo(tmp_path, env, "--export-name", "zh-head", "--minutes", "0.5")
-    assert "training a head on the frozen encoder's features" in out
+    assert "training reviews fit the budget" in out
     kept = json.loads((tmp_path / "run" / "demo-train-size.json").read_text())
-    assert kept["head_only"] is True and kept["train_size"] >= 1920
+    assert kept["train_size"] >= 1920
     [test] = [r for r in records if r["event"] == "test"]
-    assert test["accuracy"] >= 0.75, test  # the frozen encoder's features carry the sentiment
+    assert test["accuracy"] >= 0.78, test  # the frozen encoder's features carry the sentiment
     assert max(r["epoch"] for r in records if r["event"] == "train") > 1  # cached epochs are cheap

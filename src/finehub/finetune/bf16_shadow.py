@@ -76,8 +76,12 @@ class BF16Shadow:
             q.grad = None
 
     def weights_from_masters(self) -> None:
-        """Cast the updated fp32 weights onto the copies."""
+        """Cast the updated fp32 weights onto the copies. Frozen weights are skipped: the optimizer
+        leaves them as they were when the copy was made, and a frozen embedding table (e5's is 96 M
+        parameters) would otherwise be recast at every step."""
         import torch
 
-        with torch.no_grad():
-            torch._foreach_copy_(self.copies, self.masters)
+        pairs = [(q, p) for p, q in zip(self.masters, self.copies, strict=True) if p.requires_grad]
+        if pairs:
+            with torch.no_grad():
+                torch._foreach_copy_([q for q, _ in pairs], [p for _, p in pairs])

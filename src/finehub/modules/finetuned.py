@@ -279,6 +279,18 @@ class FinetunedTextModule(FinetunedModule):
         )
 
 
+def pooled_net_options(config: dict[str, Any]) -> dict[str, Any]:
+    """The keyword arguments that rebuild an exported pooled-head net: no dropout at inference, the
+    head's hidden layer (none in exports from before it existed) and, for classifiers trained on
+    cached features, the feature standardisation."""
+    options = {
+        "pooling": config["pooling"],
+        "dropout": 0.0,
+        "head_hidden_size": config.get("head_hidden_size", 0),
+    }
+    return {**options, "standardize": True} if config.get("standardize_features") else options
+
+
 def load_text_network(
     folder: Path, info: ModuleInfo, build: Callable[[torch.nn.Module, dict[str, Any]], torch.nn.Module]
 ) -> tuple[torch.nn.Module, Any]:

@@ -52,9 +52,27 @@ class _TokenNet(nn.Module):
         raise NotImplementedError
 
 
+def pooled_head(hidden_size: int, outputs: int, head_hidden_size: int, dropout: float) -> nn.Module:
+    """A linear layer, or with ``head_hidden_size`` one hidden GELU layer (dropout after it) before
+    it: worth it over a frozen encoder, whose pooled features a linear layer cannot reshape."""
+    if not head_hidden_size:
+        return nn.Linear(hidden_size, outputs)
+    return nn.Sequential(
+        nn.Linear(hidden_size, head_hidden_size),
+        nn.GELU(),
+        nn.Dropout(dropout),
+        nn.Linear(head_hidden_size, outputs),
+    )
+
+
 class TextClassifierNet(_TokenNet):
     """``logits = head(dropout(pool(encoder(tokens))))``; ``features``, the pooled output of a
-    frozen encoder computed beforehand, skip the encoder."""
+    frozen encoder computed beforehand, skip the encoder.
+
+    ``standardize`` adds buffers that centre and scale each pooled feature (identity until
+    :meth:`standardize_by` sets them from training features): a frozen encoder's features differ in
+    scale by orders of magnitude, which the head otherwise has to learn around.
+    """
 
     def __init__(
         self,
@@ -64,10 +82,16 @@ class TextClassifierNet(_TokenNet):
         *,
         pooling: TextPooling = "mean",
         dropout: float = 0.1,
+        head_hidden_size: int = 0,
+        standardize: bool = False,
     ) -> None:
         super().__init__(encoder, dropout)
         self.pooling: TextPooling = pooling
-        self.head = nn.Linear(hidden_size, num_classes)
+        self.head = pooled_head(hidden_size, num_classes, head_hidden_size, dropout)
+        self.standardize = standardize
+        if standardize:
+            self.register_buffer("feature_mean", torch.zeros(hidden_size))
+            self.register_buffer("feature_std", torch.ones(hidden_size))
 
     def forward(
         self,
@@ -85,7 +109,16 @@ class TextClassifierNet(_TokenNet):
         return self.from_pooled(pool_tokens(hidden, attention_mask, self.pooling))
 
     def from_pooled(self, pooled: torch.Tensor) -> torch.Tensor:
+        if self.standardize:
+            pooled = (pooled - self.feature_mean) / self.feature_std
         return self.head(self.dropout(pooled))
+
+    @torch.no_grad()
+    def standardize_by(self, features: torch.Tensor) -> None:
+        """Adopt the mean and standard deviation of ``features`` (n×hidden), floored away from 0."""
+        features = features.float()
+        self.feature_mean.copy_(features.mean(dim=0))
+        self.feature_std.copy_(features.std(dim=0, correction=0).clamp_min(1e-6))
 
     def pooled(
         self,
@@ -107,9 +140,17 @@ class TextRegressorNet(TextClassifierNet):
     """
 
     def __init__(
-        self, encoder: nn.Module, hidden_size: int, *, pooling: TextPooling = "mean", dropout: float = 0.1
+        self,
+        encoder: nn.Module,
+        hidden_size: int,
+        *,
+        pooling: TextPooling = "mean",
+        dropout: float = 0.1,
+        head_hidden_size: int = 0,
     ) -> None:
-        super().__init__(encoder, hidden_size, 1, pooling=pooling, dropout=dropout)
+        super().__init__(
+            encoder, hidden_size, 1, pooling=pooling, dropout=dropout, head_hidden_size=head_hidden_size
+        )
         self.register_buffer("shift", torch.zeros(()))
         self.register_buffer("scale", torch.ones(()))
 

@@ -40,6 +40,7 @@ ENCODER_OPTIONS = (
     "metrics",
     "main_metric",
     "seed",
+    "head_hidden_size",
 )
 
 
@@ -55,6 +56,7 @@ class TextTask(Task):
     ``extend_vocab_from`` (examples or texts) adds the CJK characters seen at least
     ``vocab_min_count`` times that the tokenizer lacks, on a copy of the tokenizer. ``seed``
     fixes the head's (and new embeddings') initial values without touching the global RNG.
+    ``head_hidden_size`` (kinds with a pooled head) puts a hidden layer of that width in the head.
     """
 
     def __init__(
@@ -69,6 +71,7 @@ class TextTask(Task):
         metrics: Sequence[str],
         main_metric: str,
         seed: int,
+        head_hidden_size: int = 0,
     ) -> None:
         from finehub.finetune.vocab import extend_vocab
         from finehub.nn.pooling import POOLINGS
@@ -81,6 +84,7 @@ class TextTask(Task):
         check_number("dropout", dropout, ge=0, lt=1)
         check_number("vocab_min_count", vocab_min_count, ge=1, integer=True)
         check_seed(seed)
+        check_number("head_hidden_size", head_hidden_size, ge=0, integer=True)
         if isinstance(extend_vocab_from, str) or not isinstance(extend_vocab_from, (Sequence, type(None))):
             raise ConfigError(
                 "extend_vocab_from", "must be a list of examples or texts (e.g. ds.train), or None"
@@ -88,6 +92,7 @@ class TextTask(Task):
         self.backbone = backbone
         self.base_module = getattr(getattr(module, "info", None), "name", None)
         self.max_seq_len, self.pooling, self.dropout, self.seed = max_seq_len, pooling, float(dropout), seed
+        self.head_hidden_size = head_hidden_size
         self.tokenizer = backbone.tokenizer
         self.added_tokens: list[str] = []
         if extend_vocab_from is not None:
@@ -125,6 +130,12 @@ class TextTask(Task):
             lambda: net(self.backbone.model, self.backbone.hidden_size, *args, dropout=self.dropout, **kwargs)
         )
 
+    def with_pooled_head(self, net: Callable[..., nn.Module], *args: Any, **kwargs: Any) -> nn.Module:
+        """:meth:`with_head` for the nets that pool the encoder's output, with this task's head."""
+        return self.with_head(
+            net, *args, pooling=self.pooling, head_hidden_size=self.head_hidden_size, **kwargs
+        )
+
     def seeded(self, build: Callable[[], nn.Module]) -> nn.Module:
         """``build()`` under a torch RNG seeded with ``seed``; the global RNG is left as it was."""
         import torch
@@ -156,6 +167,7 @@ class TextTask(Task):
             "pooling": self.pooling,
             "added_tokens": len(self.added_tokens),
             "base_module": self.base_module,
+            **({"head_hidden_size": self.head_hidden_size} if self.head_hidden_size else {}),
         }
 
 

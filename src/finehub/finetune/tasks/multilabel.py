@@ -73,6 +73,7 @@ class MultiLabelClassificationTask(TextTask):
         metrics: Sequence[str] = MULTILABEL_METRICS,
         main_metric: str = "auc",
         seed: int = 0,
+        head_hidden_size: int = 0,
     ) -> None:
         from finehub.nn.heads import TextClassifierNet
 
@@ -80,7 +81,7 @@ class MultiLabelClassificationTask(TextTask):
         self.num_classes = check_num_classes(num_classes, minimum=1)
         self.label_names = check_label_names(label_names, num_classes)
         self.threshold = float(check_number("threshold", threshold, gt=0, lt=1))
-        self.model = self.with_head(TextClassifierNet, num_classes, pooling=self.pooling)
+        self.model = self.with_pooled_head(TextClassifierNet, num_classes)
 
     def __repr__(self) -> str:
         return (

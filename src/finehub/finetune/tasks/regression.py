@@ -63,11 +63,12 @@ class RegressionTask(TextTask):
         metrics: Sequence[str] = REGRESSION_METRICS,
         main_metric: str = "pearson",
         seed: int = 0,
+        head_hidden_size: int = 0,
     ) -> None:
         from finehub.nn.heads import TextRegressorNet
 
         super().__init__(module, **encoder_options(locals()))
-        self.model = self.with_head(TextRegressorNet, pooling=self.pooling)
+        self.model = self.with_pooled_head(TextRegressorNet)
 
     def __repr__(self) -> str:
         return (

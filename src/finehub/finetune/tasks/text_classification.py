@@ -38,8 +38,10 @@ class TextClassificationTask(SingleLabelClassification, TextTask):
 
     ``cache_features=True`` needs a frozen encoder (e.g. ``hub.Module("multilingual-e5-small",
     frozen_layers=12)``): each example's pooled encoder output is computed once, without dropout,
-    when a split is encoded, and training steps run only the head. An epoch then costs almost
-    nothing, so a CPU without bf16 can afford the whole training set and many epochs; the exported
+    when a split is encoded, and training steps run only the head, which standardises each feature
+    by the training split's mean and deviation. An epoch then costs almost nothing, so a CPU without
+    bf16 can afford the whole training set and many epochs; ``head_hidden_size`` (e.g. 256) gives
+    the head a hidden layer, which is where a frozen encoder's features gain most. The exported
     module is the same network and reads tokens as usual.
     """
 
@@ -59,6 +61,7 @@ class TextClassificationTask(SingleLabelClassification, TextTask):
         metrics: Sequence[str] = CLASSIFICATION_METRICS,
         main_metric: str = "accuracy",
         seed: int = 0,
+        head_hidden_size: int = 0,
         cache_features: bool = False,
     ) -> None:
         from finehub.nn.heads import TextClassifierNet
@@ -67,7 +70,7 @@ class TextClassificationTask(SingleLabelClassification, TextTask):
         self.label_names = check_label_names(label_names, num_classes)
         self.cache_features = check_bool("cache_features", cache_features)
         super().__init__(module, **encoder_options(locals()))
-        self.model = self.with_head(TextClassifierNet, num_classes, pooling=self.pooling)
+        self.model = self.with_pooled_head(TextClassifierNet, num_classes, standardize=self.cache_features)
         if self.cache_features and any(p.requires_grad for p in self.model.encoder.parameters()):
             raise ConfigError(
                 "cache_features",
@@ -79,12 +82,19 @@ class TextClassificationTask(SingleLabelClassification, TextTask):
         return (
             f"TextClassificationTask(num_classes={self.num_classes}, max_seq_len={self.max_seq_len}, "
             f"pooling={self.pooling!r}, dropout={self.dropout}, added_tokens={len(self.added_tokens)}"
+            + (f", head_hidden_size={self.head_hidden_size}" if self.head_hidden_size else "")
             + (", cache_features=True)" if self.cache_features else ")")
         )
 
     def bind(self, dataset: Dataset) -> None:
+        """Check the classes; with cached features, standardise them by the training split's."""
+        import torch
+
         check_class_count(self, dataset)
         adopt_label_names(self, dataset)
+        if self.cache_features:
+            features = self.encode(dataset.train, split="train").features
+            self.model.standardize_by(torch.from_numpy(features))
 
     def encode_examples(self, examples: Sequence[TextExample], *, split: str) -> EncodedSplit:
         import numpy as np
@@ -135,6 +145,7 @@ class TextClassificationTask(SingleLabelClassification, TextTask):
             "num_classes": self.num_classes,
             "label_names": list(self.label_names),
             **self.export_encoder(folder),
+            **({"standardize_features": True} if self.cache_features else {}),
         }
 
 

@@ -10,7 +10,13 @@ from typing import TYPE_CHECKING, Any
 from finehub.errors import ModuleInputError
 from finehub.hub.module import moduleinfo, runnable, serving
 from finehub.modules._common import BatchSize, TextData, UseGpu, honour_use_gpu, paddle_texts
-from finehub.modules.finetuned import FinetunedTextModule, check_texts, format_predictions, softmax
+from finehub.modules.finetuned import (
+    FinetunedTextModule,
+    check_texts,
+    format_predictions,
+    pooled_net_options,
+    softmax,
+)
 
 if TYPE_CHECKING:
     import numpy as np
@@ -43,7 +49,7 @@ class TextClassifier(FinetunedTextModule):
         from finehub.nn.heads import TextClassifierNet
 
         return TextClassifierNet(
-            encoder, config["hidden_size"], config["num_classes"], pooling=config["pooling"], dropout=0.0
+            encoder, config["hidden_size"], config["num_classes"], **pooled_net_options(config)
         )
 
     @property

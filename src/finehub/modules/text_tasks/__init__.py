@@ -16,6 +16,7 @@ from finehub.modules.finetuned import (
     FinetunedTextModule,
     check_texts,
     format_predictions,
+    pooled_net_options,
     run_batches,
     sigmoid,
     softmax,
@@ -225,7 +226,7 @@ class MultiLabelTextClassifier(FinetunedTextModule):
         from finehub.nn.heads import TextClassifierNet
 
         return TextClassifierNet(
-            encoder, config["hidden_size"], len(config["label_names"]), pooling=config["pooling"], dropout=0.0
+            encoder, config["hidden_size"], len(config["label_names"]), **pooled_net_options(config)
         )
 
     @runnable
@@ -266,7 +267,7 @@ class TextRegressor(FinetunedTextModule):
     def build_network(cls, encoder: nn.Module, config: dict[str, Any]) -> nn.Module:
         from finehub.nn.heads import TextRegressorNet
 
-        return TextRegressorNet(encoder, config["hidden_size"], pooling=config["pooling"], dropout=0.0)
+        return TextRegressorNet(encoder, config["hidden_size"], **pooled_net_options(config))
 
     @runnable
     @serving(batch="texts")
