@@ -114,6 +114,8 @@ def test_a_new_kind_plugs_in_with_one_decorated_class(registry, tmp_path) -> Non
         ("sequence-labeling", {"num_classes": 3, "crf": "yes"}, "crf"),
         ("text-matching", {"head": "cosin"}, "head"),
         ("text-regression", {"vocab_min_count": 0}, "vocab_min_count"),
+        ("text-regression", {"head_hidden_size": 8.5}, "head_hidden_size"),
+        ("multilabel-classification", {"num_classes": 3, "head_hidden_size": "64"}, "head_hidden_size"),
     ],
 )
 def test_task_settings_are_type_checked(kind: str, settings: dict, field: str) -> None:
