@@ -8,7 +8,7 @@ classification needs nothing new: it is a :class:`TextClassifierNet` read throug
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
@@ -139,18 +139,9 @@ class TextRegressorNet(TextClassifierNet):
     standard deviation, so the head learns a standardised target whatever the label's range.
     """
 
-    def __init__(
-        self,
-        encoder: nn.Module,
-        hidden_size: int,
-        *,
-        pooling: TextPooling = "mean",
-        dropout: float = 0.1,
-        head_hidden_size: int = 0,
-    ) -> None:
-        super().__init__(
-            encoder, hidden_size, 1, pooling=pooling, dropout=dropout, head_hidden_size=head_hidden_size
-        )
+    def __init__(self, encoder: nn.Module, hidden_size: int, **head: Any) -> None:
+        """``head``: :class:`TextClassifierNet`'s options (pooling, dropout, head_hidden_size)."""
+        super().__init__(encoder, hidden_size, 1, **head)
         self.register_buffer("shift", torch.zeros(()))
         self.register_buffer("scale", torch.ones(()))
 
