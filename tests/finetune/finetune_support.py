@@ -117,8 +117,21 @@ def run_tiny_detection(run_dir: Path) -> tuple[Any, Any]:
     return run_tiny(run_dir, task=task, dataset=ds, num_epochs=2, batch_size=4)
 
 
+def run_tiny_cached(run_dir: Path) -> tuple[Any, Any]:
+    """:func:`run_tiny` with a hidden-layer head on the frozen tiny BERT's cached, standardised features."""
+    import finehub.finetune as ft
+
+    backbone = tiny_backbone()
+    backbone.model.requires_grad_(False)
+    task = ft.TextClassificationTask(
+        backbone, num_classes=2, max_seq_len=32, seed=1, cache_features=True, head_hidden_size=16
+    )
+    return run_tiny(run_dir, task=task)
+
+
 if __name__ == "__main__":
-    run = run_tiny_detection if sys.argv[2:] == ["detection"] else run_tiny
+    kind = sys.argv[2] if len(sys.argv) > 2 else "text"
+    run = {"text": run_tiny, "detection": run_tiny_detection, "cached": run_tiny_cached}[kind]
     _, result = run(Path(sys.argv[1]))
     print(
         json.dumps({"test": result.test_metrics, "steps": result.steps, "resumed_from": result.resumed_from})

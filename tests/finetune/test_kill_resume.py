@@ -50,7 +50,7 @@ def records(run_dir: Path, event: str) -> list[dict]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("kind", "steps"), [("text", 96), ("detection", 16)])
+@pytest.mark.parametrize(("kind", "steps"), [("text", 96), ("cached", 96), ("detection", 16)])
 def test_killed_runs_resume_to_identical_weights_and_metrics(tmp_path, request, kind: str, steps: int):
     if kind == "detection":
         request.getfixturevalue("human_models")  # the pretrained NanoDet's weights
