@@ -93,3 +93,24 @@ def test_bbc_news_multilabel_beats_the_baselines(tmp_path) -> None:
     folder = trainer.export("bbc-multilabel", output_dir=tmp_path / "export", install_module=False)
     text = ["Shares in the bank rose 5% after it reported profits of £2bn for the year."]
     assert hub.Module(str(folder)).classify(text) == task.predict(text)
+
+
+def test_a_head_on_cached_features(tmp_path) -> None:
+    """A frozen encoder's cached, standardised features train a hidden-layer head; the export
+    rebuilds it and reads text."""
+    backbone = tiny_backbone()
+    backbone.model.requires_grad_(False)
+    ds = toy_multilabel()
+    task = MultiLabelClassificationTask(
+        backbone, num_classes=3, max_seq_len=32, cache_features=True, head_hidden_size=8
+    )
+    trainer, result = finetune(task, ds, tmp_path / "run", epochs=3, batch_size=8, lr=3e-3, num_threads=1)
+    features = task.encode(ds.train, split="train").features
+    torch.testing.assert_close(task.model.feature_std, torch.from_numpy(features.std(axis=0)))
+    folder = trainer.export("toy-cached-multilabel", output_dir=tmp_path / "export", install_module=False)
+    module = hub.Module(str(folder))
+    assert module.info.config["standardize_features"] is True and module.info.config["head_hidden_size"] == 8
+    texts = ["w1 w2 w3", "w30 w31"]
+    assert module.classify(texts) == task.predict(texts)
+    with pytest.raises(ConfigError, match="frozen"):
+        MultiLabelClassificationTask(tiny_backbone(), num_classes=3, max_seq_len=32, cache_features=True)

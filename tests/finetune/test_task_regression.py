@@ -87,3 +87,24 @@ def test_bbc_news_numeric_beats_the_mean(tmp_path) -> None:
     folder = trainer.export("bbc-numeric", output_dir=tmp_path / "export", install_module=False)
     text = ["Profits rose 12% to £3.4bn in 2004, up from £3bn in 2003."]
     assert hub.Module(str(folder)).regress(text) == task.predict(text)
+
+
+def test_a_head_on_cached_features(tmp_path) -> None:
+    """A frozen encoder's cached, standardised features train a hidden-layer head; the label scale
+    still applies, and the export rebuilds the head and reads text."""
+    backbone = tiny_backbone()
+    backbone.model.requires_grad_(False)
+    ds = toy_regression()
+    task = RegressionTask(backbone, max_seq_len=32, cache_features=True, head_hidden_size=8)
+    trainer, result = finetune(task, ds, tmp_path / "run", epochs=3, batch_size=8, lr=3e-3, num_threads=1)
+    features = task.encode(ds.train, split="train").features
+    torch.testing.assert_close(task.model.feature_mean, torch.from_numpy(features.mean(axis=0)))
+    labels = np.array([ex.label for ex in ds.train])
+    assert float(task.model.shift) == pytest.approx(labels.mean(), rel=1e-6)
+    folder = trainer.export("toy-cached-regressor", output_dir=tmp_path / "export", install_module=False)
+    module = hub.Module(str(folder))
+    assert module.info.config["standardize_features"] is True and module.info.config["head_hidden_size"] == 8
+    texts = ["w1 w2 w3", "w30 w31 w39"]
+    assert [r["value"] for r in module.regress(texts)] == pytest.approx(
+        [r["value"] for r in task.predict(texts)]
+    )

@@ -5,20 +5,21 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from finehub.errors import ConfigError
-from finehub.finetune.collate import EncodedSplit, encode_texts, text_digest
+from finehub.finetune.collate import EncodedSplit, collate, encode_texts, text_digest
 from finehub.finetune.tasks.base import Task, as_backbone
-from finehub.finetune.validation import check_choice, check_number
+from finehub.finetune.validation import check_bool, check_choice, check_number
 from finehub.nn.backbone import TextBackbone
 
 if TYPE_CHECKING:
     import numpy as np
     from torch import nn
 
-    from finehub.data.dataset import TextExample
+    from finehub.data.dataset import Dataset, TextExample
 
 
 def as_text_backbone(module_or_backbone: Any) -> TextBackbone:
@@ -40,7 +41,6 @@ ENCODER_OPTIONS = (
     "metrics",
     "main_metric",
     "seed",
-    "head_hidden_size",
 )
 
 
@@ -56,7 +56,6 @@ class TextTask(Task):
     ``extend_vocab_from`` (examples or texts) adds the CJK characters seen at least
     ``vocab_min_count`` times that the tokenizer lacks, on a copy of the tokenizer. ``seed``
     fixes the head's (and new embeddings') initial values without touching the global RNG.
-    ``head_hidden_size`` (kinds with a pooled head) puts a hidden layer of that width in the head.
     """
 
     def __init__(
@@ -71,7 +70,6 @@ class TextTask(Task):
         metrics: Sequence[str],
         main_metric: str,
         seed: int,
-        head_hidden_size: int = 0,
     ) -> None:
         from finehub.finetune.vocab import extend_vocab
         from finehub.nn.pooling import POOLINGS
@@ -84,7 +82,6 @@ class TextTask(Task):
         check_number("dropout", dropout, ge=0, lt=1)
         check_number("vocab_min_count", vocab_min_count, ge=1, integer=True)
         check_seed(seed)
-        check_number("head_hidden_size", head_hidden_size, ge=0, integer=True)
         if isinstance(extend_vocab_from, str) or not isinstance(extend_vocab_from, (Sequence, type(None))):
             raise ConfigError(
                 "extend_vocab_from", "must be a list of examples or texts (e.g. ds.train), or None"
@@ -92,7 +89,6 @@ class TextTask(Task):
         self.backbone = backbone
         self.base_module = getattr(getattr(module, "info", None), "name", None)
         self.max_seq_len, self.pooling, self.dropout, self.seed = max_seq_len, pooling, float(dropout), seed
-        self.head_hidden_size = head_hidden_size
         self.tokenizer = backbone.tokenizer
         self.added_tokens: list[str] = []
         if extend_vocab_from is not None:
@@ -130,12 +126,6 @@ class TextTask(Task):
             lambda: net(self.backbone.model, self.backbone.hidden_size, *args, dropout=self.dropout, **kwargs)
         )
 
-    def with_pooled_head(self, net: Callable[..., nn.Module], *args: Any, **kwargs: Any) -> nn.Module:
-        """:meth:`with_head` for the nets that pool the encoder's output, with this task's head."""
-        return self.with_head(
-            net, *args, pooling=self.pooling, head_hidden_size=self.head_hidden_size, **kwargs
-        )
-
     def seeded(self, build: Callable[[], nn.Module]) -> nn.Module:
         """``build()`` under a torch RNG seeded with ``seed``; the global RNG is left as it was."""
         import torch
@@ -167,7 +157,73 @@ class TextTask(Task):
             "pooling": self.pooling,
             "added_tokens": len(self.added_tokens),
             "base_module": self.base_module,
+        }
+
+
+class PooledTextTask(TextTask):
+    """A text task whose head reads the encoder's pooled output (classification, multi-label,
+    regression). Its subclasses take two more settings:
+
+    - ``head_hidden_size=N``: a hidden GELU layer of width N, with dropout, before the output layer.
+    - ``cache_features=True`` needs a frozen encoder (e.g. ``hub.Module("multilingual-e5-small",
+      frozen_layers=12)``): each example's pooled encoder output is computed once, without dropout,
+      when a split is encoded, and training steps run only the head, which standardises each
+      feature by the training split's mean and deviation. An epoch then costs almost nothing, so a
+      CPU without bf16 can afford the whole training set and many epochs; over a frozen encoder
+      the hidden layer is where the features gain most. The exported module is the same network
+      and reads tokens as usual.
+    """
+
+    def pooled_net(
+        self, net: Callable[..., nn.Module], *args: Any, head_hidden_size: int, cache_features: bool
+    ) -> nn.Module:
+        """``net(encoder, hidden_size, *args, ...)`` with this task's pooling, dropout and head;
+        ConfigError if ``cache_features`` is asked of an encoder that still trains."""
+        self.head_hidden_size = check_number("head_hidden_size", head_hidden_size, ge=0, integer=True)
+        self.cache_features = check_bool("cache_features", cache_features)
+        model = self.with_head(
+            net, *args, pooling=self.pooling, head_hidden_size=head_hidden_size, standardize=cache_features
+        )
+        if cache_features and any(p.requires_grad for p in model.encoder.parameters()):
+            raise ConfigError(
+                "cache_features",
+                "needs a frozen encoder (no trainable encoder parameter), e.g. "
+                "hub.Module('multilingual-e5-small', frozen_layers=12)",
+            )
+        return model
+
+    def adopt_feature_statistics(self, dataset: Dataset) -> None:
+        """With cached features, standardise them by the training split's (called from ``bind``)."""
+        import torch
+
+        if self.cache_features:
+            features = self.encode(dataset.train, split="train").features
+            self.model.standardize_by(torch.from_numpy(features))
+
+    def encode_text_examples(self, examples: Sequence[TextExample], labels: np.ndarray) -> EncodedSplit:
+        encoded = super().encode_text_examples(examples, labels)
+        return replace(encoded, features=self.pooled_features(encoded)) if self.cache_features else encoded
+
+    def pooled_features(self, split: EncodedSplit, batch_size: int = 64) -> np.ndarray:
+        """Every example's pooled encoder output (float32, n×hidden), in batches of similar lengths."""
+        import numpy as np
+
+        from finehub.modules.finetuned import run_batches
+
+        if not len(split):
+            return np.zeros((0, self.backbone.hidden_size), dtype=np.float32)
+        order = np.argsort(split.lengths, kind="stable")
+        batches = (
+            (rows, {k: v for k, v in collate(split, rows, self.pad_id).items() if k != "labels"})
+            for rows in (order[start : start + batch_size] for start in range(0, len(order), batch_size))
+        )
+        return np.stack(run_batches(self.model, batches, len(split), forward=self.model.pooled))
+
+    def export_encoder(self, folder: Path) -> dict[str, Any]:
+        return {
+            **super().export_encoder(folder),
             **({"head_hidden_size": self.head_hidden_size} if self.head_hidden_size else {}),
+            **({"standardize_features": True} if self.cache_features else {}),
         }
 
 

@@ -9,7 +9,12 @@ from typing import TYPE_CHECKING, Any
 from finehub.errors import ConfigError
 from finehub.finetune.collate import EncodedSplit
 from finehub.finetune.kinds import OnnxSpec, task_kind, text_settings
-from finehub.finetune.tasks._text_base import TextTask, check_label_names, check_num_classes, encoder_options
+from finehub.finetune.tasks._text_base import (
+    PooledTextTask,
+    check_label_names,
+    check_num_classes,
+    encoder_options,
+)
 from finehub.finetune.tasks.base import adopt_label_names
 from finehub.finetune.validation import check_number
 
@@ -48,12 +53,13 @@ def _micro_f1(
         score=_micro_f1,
     ),
 )
-class MultiLabelClassificationTask(TextTask):
+class MultiLabelClassificationTask(PooledTextTask):
     """Pooled encoder output -> dropout -> linear layer -> ``num_classes`` independent sigmoids,
     trained with binary cross-entropy. A label is predicted when its probability reaches
     ``threshold``. Metrics: ``auc`` (mean over labels of the per-label ROC AUC, labels with a
     single class in the split left out), ``micro_f1`` and ``macro_f1`` at ``threshold``.
     Examples carry a tuple of label indices (``Dataset(task="multilabel")``).
+    ``head_hidden_size`` and ``cache_features``: see :class:`PooledTextTask`.
     """
 
     known_metrics = MULTILABEL_METRICS
@@ -74,6 +80,7 @@ class MultiLabelClassificationTask(TextTask):
         main_metric: str = "auc",
         seed: int = 0,
         head_hidden_size: int = 0,
+        cache_features: bool = False,
     ) -> None:
         from finehub.nn.heads import TextClassifierNet
 
@@ -81,7 +88,9 @@ class MultiLabelClassificationTask(TextTask):
         self.num_classes = check_num_classes(num_classes, minimum=1)
         self.label_names = check_label_names(label_names, num_classes)
         self.threshold = float(check_number("threshold", threshold, gt=0, lt=1))
-        self.model = self.with_pooled_head(TextClassifierNet, num_classes)
+        self.model = self.pooled_net(
+            TextClassifierNet, num_classes, head_hidden_size=head_hidden_size, cache_features=cache_features
+        )
 
     def __repr__(self) -> str:
         return (
@@ -97,6 +106,7 @@ class MultiLabelClassificationTask(TextTask):
                 f"needs a multilabel dataset with {self.num_classes} (load one with task='multilabel')",
             )
         adopt_label_names(self, dataset)
+        self.adopt_feature_statistics(dataset)
 
     def encode_examples(self, examples: Sequence[TextExample], *, split: str) -> EncodedSplit:
         import numpy as np

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from finehub.errors import ConfigError
 from finehub.finetune.collate import EncodedSplit
 from finehub.finetune.kinds import OnnxSpec, task_kind, text_axes, text_settings
-from finehub.finetune.tasks._text_base import TextTask, encoder_options
+from finehub.finetune.tasks._text_base import PooledTextTask, encoder_options
 
 if TYPE_CHECKING:
     import numpy as np
@@ -40,13 +40,14 @@ def _rmse(results: Sequence[dict[str, Any]], examples: Sequence[Any], _: Sequenc
         score=_rmse,
     ),
 )
-class RegressionTask(TextTask):
+class RegressionTask(PooledTextTask):
     """Pooled encoder output -> dropout -> linear layer -> one number.
 
     The network predicts in the label's units; internally its head learns the standardised label
     (the train split's mean and standard deviation, fixed when the Trainer binds the dataset and
     saved with the weights), and the loss is the mean squared error of standardised values.
     Metrics: ``pearson``, ``spearman`` (rank) correlation and ``rmse`` (label units; lower is better).
+    ``head_hidden_size`` and ``cache_features``: see :class:`PooledTextTask`.
     """
 
     known_metrics = REGRESSION_METRICS
@@ -64,11 +65,14 @@ class RegressionTask(TextTask):
         main_metric: str = "pearson",
         seed: int = 0,
         head_hidden_size: int = 0,
+        cache_features: bool = False,
     ) -> None:
         from finehub.nn.heads import TextRegressorNet
 
         super().__init__(module, **encoder_options(locals()))
-        self.model = self.with_pooled_head(TextRegressorNet)
+        self.model = self.pooled_net(
+            TextRegressorNet, head_hidden_size=head_hidden_size, cache_features=cache_features
+        )
 
     def __repr__(self) -> str:
         return (
@@ -92,6 +96,7 @@ class RegressionTask(TextTask):
         with torch.no_grad():
             self.model.shift.fill_(mean)
             self.model.scale.fill_(std)
+        self.adopt_feature_statistics(dataset)
 
     def encode_examples(self, examples: Sequence[TextExample], *, split: str) -> EncodedSplit:
         import numpy as np
