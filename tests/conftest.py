@@ -11,10 +11,33 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
+from pathlib import Path
 
 import pytest
 
-_HOME = tempfile.mkdtemp(prefix="finehub-test-home-")
+from finehub._utils.process import pid_alive
+
+_PREFIX = "finehub-test-home-"
+
+
+def _remove_abandoned_homes() -> None:
+    """Homes left by sessions killed before their cleanup ran: the pid in their name is gone (or, for
+    names without one, they are over a day old)."""
+    for home in Path(tempfile.gettempdir()).glob(f"{_PREFIX}*"):
+        pid = home.name[len(_PREFIX) :].split("-")[0]
+        try:
+            abandoned = (
+                not pid_alive(int(pid)) if pid.isdigit() else time.time() - home.stat().st_mtime > 86400
+            )
+        except OSError:
+            continue
+        if abandoned:
+            shutil.rmtree(home, ignore_errors=True)
+
+
+_remove_abandoned_homes()
+_HOME = tempfile.mkdtemp(prefix=f"{_PREFIX}{os.getpid()}-")
 os.environ["FINEHUB_HOME"] = _HOME
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
