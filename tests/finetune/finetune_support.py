@@ -117,7 +117,7 @@ def run_tiny_detection(run_dir: Path) -> tuple[Any, Any]:
     return run_tiny(run_dir, task=task, dataset=ds, num_epochs=2, batch_size=4)
 
 
-def run_tiny_cached(run_dir: Path) -> tuple[Any, Any]:
+def run_tiny_cached(run_dir: Path, **config: Any) -> tuple[Any, Any]:
     """:func:`run_tiny` with a hidden-layer head on the frozen tiny BERT's cached, standardised features."""
     import finehub.finetune as ft
 
@@ -126,7 +126,7 @@ def run_tiny_cached(run_dir: Path) -> tuple[Any, Any]:
     task = ft.TextClassificationTask(
         backbone, num_classes=2, max_seq_len=32, seed=1, cache_features=True, head_hidden_size=16
     )
-    return run_tiny(run_dir, task=task)
+    return run_tiny(run_dir, task=task, **config)
 
 
 if __name__ == "__main__":

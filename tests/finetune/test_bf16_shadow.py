@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from finetune.finetune_support import run_tiny, tiny_backbone
+from finetune.finetune_support import run_tiny, run_tiny_cached, tiny_backbone
 from safetensors.torch import load_file
 
 import finehub.finetune as ft
@@ -107,3 +107,19 @@ def test_bf16_with_and_without_cpu_kernels_learn_alike(tmp_path, bf16_runs):
     _, plain = run_tiny(tmp_path / "plain", precision="bf16", cpu_kernels=False)
     assert fast.best_dev_metrics["accuracy"] > 0.7 and plain.best_dev_metrics["accuracy"] > 0.7
     assert abs(fast.best_dev_metrics["accuracy"] - plain.best_dev_metrics["accuracy"]) <= 0.1
+
+
+def test_no_copy_is_made_of_an_encoder_whose_outputs_are_cached(tmp_path, bf16_runs, monkeypatch):
+    """With cached features the steps run only the head: a bf16 copy of the encoder would be unused."""
+    made = []
+    init = BF16Shadow.__init__
+
+    def counting_init(self, model):
+        made.append(model)
+        init(self, model)
+
+    monkeypatch.setattr(BF16Shadow, "__init__", counting_init)
+    _, cached = run_tiny_cached(tmp_path / "cached", precision="bf16")
+    assert cached.precision == "bf16" and made == []
+    run_tiny(tmp_path / "tokens", precision="bf16", max_steps=2)
+    assert len(made) == 1  # the same trainer copies an encoder that runs in its steps

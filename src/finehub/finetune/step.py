@@ -56,10 +56,12 @@ class StepRunner:
         self._trainable: tuple[bool, ...] | None = None  # requires_grad flags _net was wrapped with
 
     @contextlib.contextmanager
-    def training(self, model: torch.nn.Module, opt: Optimization, *, cpu_kernels: bool) -> Iterator[None]:
+    def training(
+        self, model: torch.nn.Module, opt: Optimization, *, cpu_kernels: bool, encoder_runs: bool = True
+    ) -> Iterator[None]:
         """Train ``model`` with ``opt`` inside. On a CPU with ``cpu_kernels``: finehub's kernels
-        and, in bf16, a bf16 copy of the encoder, made here so that it copies a resumed run's
-        weights (:mod:`finehub.finetune.bf16_shadow`)."""
+        and, in bf16 where the steps run the encoder (``encoder_runs``), a bf16 copy of it, made
+        here so that it copies a resumed run's weights (:mod:`finehub.finetune.bf16_shadow`)."""
         self._model, self._opt, self._train_model = model, opt, model
         try:
             with contextlib.ExitStack() as kernels:
@@ -67,7 +69,7 @@ class StepRunner:
                     from finehub.finetune.bf16_shadow import BF16Shadow
                     from finehub.nn.cpu_kernels import cpu_training_kernels
 
-                    if self.precision == "bf16" and BF16Shadow.applies_to(model):
+                    if self.precision == "bf16" and encoder_runs and BF16Shadow.applies_to(model):
                         self._shadow = BF16Shadow(model)
                         self._train_model = self._shadow.net
                     kernels.enter_context(cpu_training_kernels(self._train_model))

@@ -182,7 +182,11 @@ class Trainer:
         with contextlib.ExitStack() as cleanup:
             cleanup.enter_context(_threads(cfg.num_threads))
             cleanup.callback(events.close)
-            cleanup.enter_context(runner.training(model, opt, cpu_kernels=cfg.cpu_kernels))
+            cleanup.enter_context(
+                runner.training(
+                    model, opt, cpu_kernels=cfg.cpu_kernels, encoder_runs=task.steps_run_the_encoder
+                )
+            )
             events.fire("on_train_begin", state)
             losses = _LossLog(pending, device, dist)
             while state.step < total_steps and not state.finished:

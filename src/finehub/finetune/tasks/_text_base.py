@@ -192,6 +192,10 @@ class PooledTextTask(TextTask):
             )
         return model
 
+    @property
+    def steps_run_the_encoder(self) -> bool:
+        return not self.cache_features
+
     def adopt_feature_statistics(self, dataset: Dataset) -> None:
         """With cached features, standardise them by the training split's (called from ``bind``)."""
         import torch

@@ -86,6 +86,12 @@ class Task(ABC):
         return self.trainer.finetune_and_eval(dataset)
 
     @property
+    def steps_run_the_encoder(self) -> bool:
+        """False where training steps read cached encoder outputs: the trainer then makes no bf16
+        copy of an encoder that never runs in a step."""
+        return True
+
+    @property
     def greater_is_better(self) -> bool:
         return higher_is_better(self.main_metric)
 
