@@ -3,13 +3,14 @@ training rate is divided by, and the Paddle worker's protocol."""
 
 from __future__ import annotations
 
+import json
 import stat
 import sys
 from pathlib import Path
 
 import pytest
 
-from finehub.bench import classify, finetune, matmul
+from finehub.bench import classify, demo, finetune, matmul
 from finehub.bench.harness import ContenderStats, cpu_kind, kind_folder, results_folder
 
 
@@ -99,3 +100,18 @@ def test_each_cpu_kind_and_instruction_cap_gets_its_own_results_folder(monkeypat
     monkeypatch.setenv("ATEN_CPU_CAPABILITY", "avx2")
     assert results_folder("out").parent.name == "out"
     assert results_folder("out").name.endswith("-as-avx2")
+
+
+def test_demo_outcome_is_read_from_its_run_folder(tmp_path: Path) -> None:
+    records = [
+        {"event": "train", "step": 5, "loss": 0.6},
+        {"event": "eval", "step": 5, "accuracy": 0.8},
+        {"event": "test", "step": 5, "accuracy": 0.8575},
+    ]
+    (tmp_path / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    (tmp_path / "demo-train-size.json").write_text(json.dumps({"train_size": 9000, "reviews_per_s": 30.0}))
+    accuracy, train_size = demo.outcome(tmp_path)
+    assert accuracy == pytest.approx(85.75) and train_size == 9000
+    (tmp_path / "metrics.jsonl").write_text(json.dumps(records[0]) + "\n")
+    with pytest.raises(RuntimeError, match="without a test evaluation"):
+        demo.outcome(tmp_path)

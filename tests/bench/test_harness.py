@@ -15,6 +15,7 @@ from finehub.bench.harness import (
     Figure,
     Work,
     alternate,
+    format_value,
     machine_info,
     ratio,
     render_table,
@@ -170,3 +171,9 @@ def test_training_flops_formula() -> None:
     # two examples of 10 and 20 tokens, N=1000 weights, 2 layers of width 4
     expected = ((6 * 1000 * 10 + 12 * 2 * 4 * 100) + (6 * 1000 * 20 + 12 * 2 * 4 * 400)) / 2
     assert flop_per_sample([10, 20], non_embedding_params=1000, layers=2, hidden=4) == expected
+
+
+def test_values_print_readably() -> None:
+    assert format_value(11430.0, "reviews") == "11,430 reviews"  # a count, not 1.143e+04
+    assert format_value(405.5, "s") == "405.5 s"
+    assert format_value(1.943, "x") == "1.94x" and format_value(86.29, "%") == "86.3%"

@@ -60,6 +60,12 @@ BENCHMARKS: tuple[Benchmark, ...] = (
         "finehub.bench.parity",
         in_quick=False,
     ),
+    Benchmark(
+        "demo",
+        "`make demo` wall time and test accuracy (one run, about 6 minutes)",
+        "finehub.bench.demo",
+        in_quick=False,
+    ),
 )
 
 # benchmarks/<file> scripts run as `python FILE` (no arguments) in the full `all` run
