@@ -177,3 +177,6 @@ def test_values_print_readably() -> None:
     assert format_value(11430.0, "reviews") == "11,430 reviews"  # a count, not 1.143e+04
     assert format_value(405.5, "s") == "405.5 s"
     assert format_value(1.943, "x") == "1.94x" and format_value(86.29, "%") == "86.3%"
+    assert (
+        format_value(float("nan"), "s") == "nan s" and format_value(float("inf"), "reviews") == "inf reviews"
+    )

@@ -371,6 +371,6 @@ def format_value(value: float, unit: str) -> str:
         return f"{value:.1f}%"
     if not unit:
         return f"{value:.5f}"
-    if value == int(value) and abs(value) >= 1e4:  # counts: 11,430 reviews, not 1.143e+04
+    if float(value).is_integer() and abs(value) >= 1e4:  # counts: 11,430 reviews, not 1.143e+04
         return f"{value:,.0f} {unit}"
     return f"{value:.4g} {unit}".rstrip()
